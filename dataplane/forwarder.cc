@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// Forwarder: validate, look up, learn and buffer one burst; flush per port.
+#include "forwarder.h"
+
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+namespace dpbridge {
+
+namespace {
+
+constexpr uint16_t kEthernetHeaderSize = 14;
+constexpr uint16_t kVlanTagSize = 4;
+constexpr uint16_t kEtherTypeVlan = 0x8100;
+constexpr uint16_t kEtherTypeQinQ = 0x88a8;
+
+}  // namespace
+
+Forwarder::Forwarder(MacTable& table, PortCounters* port_counters)
+    : table_(table), port_counters_(port_counters) {}
+
+void Forwarder::DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept {
+  port_counters_[port].drops[static_cast<size_t>(reason)].Add(1);
+  rte_pktmbuf_free(frame);
+}
+
+void Forwarder::Enqueue(uint16_t port, rte_mbuf* frame) noexcept {
+  TxBuffer& buffer = tx_[port];
+  if (buffer.count == 0) pending_ports_[pending_count_++] = port;
+  buffer.frames[buffer.count++] = frame;
+}
+
+void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame) noexcept {
+  std::array<uint16_t, kMaxPorts> targets;
+  uint16_t target_count = 0;
+  for (uint16_t port : snapshot.flood_ports) {
+    if (port != in_port && snapshot.ports[port].link_up) targets[target_count++] = port;
+  }
+  if (target_count == 0) {
+    DropFrame(in_port, DropReason::kNoOutput, frame);
+    return;
+  }
+
+  // One mbuf, many transmitters: each driver frees its reference when done.
+  if (target_count > 1) rte_pktmbuf_refcnt_update(frame, static_cast<int16_t>(target_count - 1));
+  for (uint16_t i = 0; i < target_count; ++i) Enqueue(targets[i], frame);
+  port_counters_[in_port].flooded_packets.Add(1);
+}
+
+void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf** frames,
+                             uint16_t count, uint32_t now_s) noexcept {
+  PortCounters& ingress = port_counters_[in_port];
+  learn_count_ = 0;
+
+  // Validate and extract the keys.
+  for (uint16_t i = 0; i < count; ++i) rte_prefetch0(rte_pktmbuf_mtod(frames[i], void*));
+  uint16_t valid = 0;
+  uint64_t rx_bytes = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    rte_mbuf* frame = frames[i];
+    rx_bytes += frame->pkt_len;
+    if (frame->data_len < kEthernetHeaderSize) {
+      DropFrame(in_port, DropReason::kRunt, frame);
+      continue;
+    }
+    if (frame->pkt_len > kMaxFrameSize) {
+      DropFrame(in_port, DropReason::kOversize, frame);
+      continue;
+    }
+    const auto* header = rte_pktmbuf_mtod(frame, const uint8_t*);
+    const MacAddress source = MacAddress::FromBytes(header + 6);
+    if (source.IsMulticast() || source.IsZero()) {
+      DropFrame(in_port, DropReason::kInvalidSource, frame);
+      continue;
+    }
+    const uint16_t ether_type = static_cast<uint16_t>(header[12] << 8 | header[13]);
+    if ((ether_type == kEtherTypeVlan || ether_type == kEtherTypeQinQ) &&
+        frame->data_len < kEthernetHeaderSize + kVlanTagSize) {
+      DropFrame(in_port, DropReason::kTruncatedVlan, frame);
+      continue;
+    }
+    valid_[valid] = frame;
+    src_keys_[valid] = FdbKey(0, source);
+    dst_keys_[valid] = FdbKey(0, MacAddress::FromBytes(header));
+    ++valid;
+  }
+  ingress.rx_packets.Add(count);
+  ingress.rx_bytes.Add(rx_bytes);
+  if (valid == 0) return;
+
+  // Look up sources and destinations in bulk.
+  table_.LookupSources(src_keys_.data(), valid, in_port, now_s, src_ports_.data());
+  table_.LookupDestinations(dst_keys_.data(), valid, dst_ports_.data());
+
+  // Ask the FDB's owner to learn new and moved sources.
+  uint64_t last_requested = 0;
+  for (uint16_t i = 0; i < valid; ++i) {
+    if (src_ports_[i] != in_port && src_keys_[i].bits() != last_requested) {
+      learn_[learn_count_++] = {src_keys_[i], in_port};
+      last_requested = src_keys_[i].bits();
+    }
+  }
+
+  // Choose each frame's outputs.
+  for (uint16_t i = 0; i < valid; ++i) {
+    rte_mbuf* frame = valid_[i];
+    const uint16_t out = dst_ports_[i];
+    if (out == kNoPort || !snapshot.ports[out].present) {
+      // Unknown, broadcast or multicast; or an entry whose port is leaving.
+      Flood(snapshot, in_port, frame);
+    } else if (out == in_port) {
+      DropFrame(in_port, DropReason::kHairpin, frame);
+    } else if (!snapshot.ports[out].link_up) {
+      DropFrame(out, DropReason::kPortDown, frame);
+    } else {
+      Enqueue(out, frame);
+    }
+  }
+}
+
+void Forwarder::Flush(const PmdSnapshot& snapshot) noexcept {
+  for (uint16_t p = 0; p < pending_count_; ++p) {
+    const uint16_t port = pending_ports_[p];
+    TxBuffer& buffer = tx_[port];
+    const PortSlot& slot = snapshot.ports[port];
+
+    // Sum the lengths first: a driver may free a frame as soon as it takes it.
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < buffer.count; ++i) bytes += buffer.frames[i]->pkt_len;
+
+    uint16_t sent;
+    if (slot.tx_lock == nullptr) {
+      sent = rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
+    } else {
+      rte_spinlock_lock(slot.tx_lock);
+      sent = rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
+      rte_spinlock_unlock(slot.tx_lock);
+    }
+
+    PortCounters& egress = port_counters_[port];
+    if (sent < buffer.count) {
+      for (uint16_t i = sent; i < buffer.count; ++i) bytes -= buffer.frames[i]->pkt_len;
+      rte_pktmbuf_free_bulk(buffer.frames.data() + sent, buffer.count - sent);
+      egress.drops[static_cast<size_t>(DropReason::kTxQueueFull)].Add(buffer.count - sent);
+    }
+    egress.tx_packets.Add(sent);
+    egress.tx_bytes.Add(bytes);
+    buffer.count = 0;
+  }
+  pending_count_ = 0;
+}
+
+}  // namespace dpbridge

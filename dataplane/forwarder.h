@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Forwarder: the per-burst forwarding decision of one PMD thread.
+//
+// ProcessBurst() takes the frames one RX burst delivered on one port and, in
+// stages over the whole burst, validates them, looks their source and
+// destination addresses up in the FDB in bulk, gathers learn requests for new
+// or moved sources, and buffers each frame for its output ports. Flush()
+// then transmits each output port's buffer with a single TX burst. A flood
+// sends the same mbuf to every port but the ingress one, raising its
+// reference count instead of copying the payload.
+//
+// The hot path never allocates, locks (except on a TX queue that several PMD
+// threads share), logs or throws; drops are counters with a DropReason.
+//
+// Thread-safety: owned by one PMD thread.
+//
+// Limitations: every frame is switched in VLAN 0; tagged frames cross the
+// switch unchanged but are not separated by VLAN.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "dpbridge/mac_table.h"
+#include "dpbridge/pmd.h"
+#include "dpbridge/pmd_counters.h"
+#include "dpbridge/pmd_snapshot.h"
+
+namespace dpbridge {
+
+class Forwarder {
+ public:
+  static constexpr uint16_t kBurstSize = 32;
+  // The largest frame accepted: a 9,000-byte jumbo payload plus Ethernet,
+  // VLAN and FCS room. Larger frames are dropped as oversize.
+  static constexpr uint32_t kMaxFrameSize = 9022;
+
+  // `port_counters` is an array of kMaxPorts counters owned by the caller.
+  Forwarder(MacTable& table, PortCounters* port_counters);
+
+  // Decides the outputs of `count` (at most kBurstSize) frames received on
+  // `in_port` and buffers them; takes ownership of every mbuf.
+  void ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf** frames,
+                    uint16_t count, uint32_t now_s) noexcept;
+
+  // The learn requests of the last ProcessBurst(): sources not yet known on
+  // their ingress port, consecutive duplicates removed.
+  [[nodiscard]] std::span<const LearnRequest> learn_requests() const noexcept {
+    return {learn_.data(), learn_count_};
+  }
+
+  // Transmits everything buffered. Frames a driver refuses are freed and
+  // counted as tx_queue_full on their output port.
+  void Flush(const PmdSnapshot& snapshot) noexcept;
+
+ private:
+  struct TxBuffer {
+    std::array<rte_mbuf*, kBurstSize> frames;
+    uint16_t count = 0;
+  };
+
+  void Enqueue(uint16_t port, rte_mbuf* frame) noexcept;
+  void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame) noexcept;
+  void DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept;
+
+  MacTable& table_;
+  PortCounters* port_counters_;
+
+  std::array<rte_mbuf*, kBurstSize> valid_{};
+  std::array<FdbKey, kBurstSize> src_keys_{};
+  std::array<FdbKey, kBurstSize> dst_keys_{};
+  std::array<uint16_t, kBurstSize> src_ports_{};
+  std::array<uint16_t, kBurstSize> dst_ports_{};
+  std::array<LearnRequest, kBurstSize> learn_{};
+  size_t learn_count_ = 0;
+
+  std::array<TxBuffer, kMaxPorts> tx_{};
+  std::array<uint16_t, kMaxPorts> pending_ports_{};
+  uint16_t pending_count_ = 0;
+};
+
+}  // namespace dpbridge

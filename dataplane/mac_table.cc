@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+// MacTable: the lock-free-read, single-writer forwarding database.
+#include "dpbridge/mac_table.h"
+
+#include <algorithm>
+#include <bit>
+#include <new>
+
+namespace dpbridge {
+
+namespace {
+
+constexpr uint64_t kEmptyKey = 0;
+// Keys use 60 bits, so bit 63 never appears in a real key.
+constexpr uint64_t kTombstoneKey = uint64_t{1} << 63;
+constexpr uint32_t kUseDefaultLimit = 0xffffffff;
+
+constexpr uint32_t kStaticFlag = 1u << 16;
+
+constexpr uint32_t PackMeta(uint16_t port, bool is_static) {
+  return port | (is_static ? kStaticFlag : 0);
+}
+constexpr uint16_t MetaPort(uint32_t meta) { return static_cast<uint16_t>(meta); }
+constexpr bool MetaStatic(uint32_t meta) { return meta & kStaticFlag; }
+
+// A reader that prefetches the home bucket of every key in the burst before
+// touching any of them keeps a miss to memory per key in flight at once.
+inline void Prefetch(const void* address) { __builtin_prefetch(address, 0, 3); }
+
+void Bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+void Drop(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) - by, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+struct MacTable::Entry {
+  std::atomic<uint64_t> key{kEmptyKey};
+  std::atomic<uint32_t> meta{0};
+  std::atomic<uint32_t> last_seen_s{0};
+};
+
+struct alignas(64) MacTable::Bucket {
+  Entry entries[kEntriesPerBucket];
+
+  [[nodiscard]] bool HasNeverUsedSlot() const noexcept {
+    for (const Entry& e : entries) {
+      if (e.key.load(std::memory_order_relaxed) == kEmptyKey) return true;
+    }
+    return false;
+  }
+};
+
+MacTable::MacTable(const MacTableConfig& config)
+    : max_entries_(std::max<uint32_t>(config.max_entries, 1)),
+      aging_time_s_(config.aging_time_s),
+      default_port_limit_(config.default_port_limit),
+      port_limit_(kMaxPorts, kUseDefaultLimit),
+      port_learned_(kMaxPorts, 0) {
+  // Twice as many slots as entries: at most half full, so a probe rarely
+  // leaves the home bucket.
+  const uint64_t slots = uint64_t{max_entries_} * 2;
+  const uint64_t buckets =
+      std::bit_ceil(std::max<uint64_t>(slots / kEntriesPerBucket, kMaxProbeBuckets));
+  bucket_mask_ = buckets - 1;
+  hash_shift_ = 64 - std::countr_zero(buckets);
+  buckets_ = new Bucket[buckets];
+}
+
+MacTable::~MacTable() { delete[] buckets_; }
+
+size_t MacTable::memory_size() const { return bucket_count() * sizeof(Bucket); }
+
+size_t MacTable::BucketOf(uint64_t key_bits) const noexcept {
+  // Fibonacci hashing: the multiply mixes the low (NIC-specific) MAC octets
+  // into the high bits we keep. A table of one bucket shifts by 64, which C++
+  // leaves undefined, so it is masked instead.
+  const uint64_t mixed = key_bits * 0x9E3779B97F4A7C15ull;
+  return hash_shift_ >= 64 ? 0 : (mixed >> hash_shift_) & bucket_mask_;
+}
+
+template <bool kTouch>
+void MacTable::Lookup(const FdbKey* keys, uint32_t count, uint16_t in_port, uint32_t now_s,
+                      uint16_t* ports_out) const noexcept {
+  // Stage 1: hash every key and prefetch its home bucket.
+  constexpr uint32_t kChunk = 64;
+  size_t home[kChunk];
+  for (uint32_t base = 0; base < count; base += kChunk) {
+    const uint32_t n = std::min(kChunk, count - base);
+    for (uint32_t i = 0; i < n; ++i) {
+      home[i] = BucketOf(keys[base + i].bits());
+      Prefetch(&buckets_[home[i]]);
+    }
+
+    // Stage 2: probe. Most keys end in their home bucket.
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint64_t want = keys[base + i].bits();
+      uint16_t port = kNoPort;
+      for (uint32_t probe = 0; probe < kMaxProbeBuckets; ++probe) {
+        Bucket& bucket = buckets_[(home[i] + probe) & bucket_mask_];
+        bool chain_ends = false;
+        for (Entry& e : bucket.entries) {
+          const uint64_t seen = e.key.load(std::memory_order_acquire);
+          if (seen == want) {
+            const uint32_t meta = e.meta.load(std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (e.key.load(std::memory_order_relaxed) == want) {
+              port = MetaPort(meta);
+              if constexpr (kTouch) {
+                if (port == in_port &&
+                    e.last_seen_s.load(std::memory_order_relaxed) != now_s) {
+                  e.last_seen_s.store(now_s, std::memory_order_relaxed);
+                }
+              }
+            }
+            chain_ends = true;
+            break;
+          }
+          chain_ends |= seen == kEmptyKey;
+        }
+        if (chain_ends) break;
+      }
+      ports_out[base + i] = port;
+    }
+  }
+}
+
+void MacTable::LookupDestinations(const FdbKey* keys, uint32_t count,
+                                  uint16_t* ports_out) const noexcept {
+  Lookup<false>(keys, count, kNoPort, 0, ports_out);
+}
+
+void MacTable::LookupSources(const FdbKey* keys, uint32_t count, uint16_t in_port,
+                             uint32_t now_s, uint16_t* ports_out) noexcept {
+  Lookup<true>(keys, count, in_port, now_s, ports_out);
+}
+
+MacTable::Entry* MacTable::FindEntry(uint64_t key_bits) const noexcept {
+  const size_t home = BucketOf(key_bits);
+  for (uint32_t probe = 0; probe < kMaxProbeBuckets; ++probe) {
+    Bucket& bucket = buckets_[(home + probe) & bucket_mask_];
+    bool chain_ends = false;
+    for (Entry& e : bucket.entries) {
+      const uint64_t seen = e.key.load(std::memory_order_relaxed);
+      if (seen == key_bits) return &e;
+      chain_ends |= seen == kEmptyKey;
+    }
+    if (chain_ends) return nullptr;
+  }
+  return nullptr;
+}
+
+MacTable::Entry* MacTable::FindFreeSlot(uint64_t key_bits) const noexcept {
+  const size_t home = BucketOf(key_bits);
+  for (uint32_t probe = 0; probe < kMaxProbeBuckets; ++probe) {
+    Bucket& bucket = buckets_[(home + probe) & bucket_mask_];
+    for (Entry& e : bucket.entries) {
+      const uint64_t seen = e.key.load(std::memory_order_relaxed);
+      if (seen == kEmptyKey || seen == kTombstoneKey) return &e;
+    }
+  }
+  return nullptr;
+}
+
+void MacTable::Insert(Entry* slot, uint64_t key_bits, uint16_t port, bool is_static,
+                      uint32_t now_s) {
+  // Publish the port and stamp before the key: a reader that sees the key
+  // sees the data that belongs to it.
+  slot->meta.store(PackMeta(port, is_static), std::memory_order_relaxed);
+  slot->last_seen_s.store(now_s, std::memory_order_relaxed);
+  slot->key.store(key_bits, std::memory_order_release);
+  if (is_static) {
+    Bump(static_entries_);
+  } else {
+    Bump(learned_entries_);
+    ++port_learned_[port];
+  }
+}
+
+void MacTable::Erase(Bucket* bucket, Entry* entry) {
+  const uint32_t meta = entry->meta.load(std::memory_order_relaxed);
+  if (MetaStatic(meta)) {
+    Drop(static_entries_);
+  } else {
+    Drop(learned_entries_);
+    --port_learned_[MetaPort(meta)];
+  }
+  // A bucket with a never-used slot ends every probe chain that reaches it,
+  // so no chain runs through it and the slot can become empty again.
+  const uint64_t mark = bucket->HasNeverUsedSlot() ? kEmptyKey : kTombstoneKey;
+  entry->key.store(mark, std::memory_order_release);
+}
+
+LearnResult MacTable::Learn(FdbKey key, uint16_t port, uint32_t now_s) {
+  const MacAddress mac = key.mac();
+  if (mac.IsZero() || mac.IsMulticast() || port >= kMaxPorts) return LearnResult::kInvalid;
+
+  if (Entry* e = FindEntry(key.bits())) {
+    const uint32_t meta = e->meta.load(std::memory_order_relaxed);
+    if (MetaStatic(meta)) return LearnResult::kStaticKept;
+    e->last_seen_s.store(now_s, std::memory_order_relaxed);
+    const uint16_t old_port = MetaPort(meta);
+    if (old_port == port) return LearnResult::kRefreshed;
+    if (PortLimit(port) != 0 && port_learned_[port] >= PortLimit(port)) {
+      Bump(rejected_limit_total_);
+      return LearnResult::kPortLimit;
+    }
+    --port_learned_[old_port];
+    ++port_learned_[port];
+    e->meta.store(PackMeta(port, false), std::memory_order_release);
+    Bump(moved_total_);
+    return LearnResult::kMoved;
+  }
+
+  if (learned_entries_.load(std::memory_order_relaxed) +
+          static_entries_.load(std::memory_order_relaxed) >= max_entries_) {
+    Bump(rejected_full_total_);
+    return LearnResult::kTableFull;
+  }
+  if (PortLimit(port) != 0 && port_learned_[port] >= PortLimit(port)) {
+    Bump(rejected_limit_total_);
+    return LearnResult::kPortLimit;
+  }
+  Entry* slot = FindFreeSlot(key.bits());
+  if (slot == nullptr) {
+    Bump(rejected_full_total_);
+    return LearnResult::kTableFull;
+  }
+  Insert(slot, key.bits(), port, false, now_s);
+  Bump(learned_total_);
+  return LearnResult::kLearned;
+}
+
+LearnResult MacTable::AddStatic(FdbKey key, uint16_t port) {
+  const MacAddress mac = key.mac();
+  if (mac.IsZero() || port >= kMaxPorts) return LearnResult::kInvalid;
+
+  if (Entry* e = FindEntry(key.bits())) {
+    const uint32_t meta = e->meta.load(std::memory_order_relaxed);
+    if (!MetaStatic(meta)) {
+      Drop(learned_entries_);
+      --port_learned_[MetaPort(meta)];
+      Bump(static_entries_);
+    }
+    e->meta.store(PackMeta(port, true), std::memory_order_release);
+    return MetaPort(meta) == port ? LearnResult::kLearned : LearnResult::kMoved;
+  }
+  // Static entries may take the last slots: an operator's explicit request
+  // wins over the capacity that bounds learning.
+  Entry* slot = FindFreeSlot(key.bits());
+  if (slot == nullptr) return LearnResult::kTableFull;
+  Insert(slot, key.bits(), port, true, 0);
+  return LearnResult::kLearned;
+}
+
+bool MacTable::Remove(FdbKey key) {
+  Entry* e = FindEntry(key.bits());
+  if (e == nullptr) return false;
+  const size_t index = static_cast<size_t>(e - &buckets_[0].entries[0]) / kEntriesPerBucket;
+  Erase(&buckets_[index], e);
+  Bump(flushed_total_);
+  return true;
+}
+
+size_t MacTable::FlushPort(uint16_t port, bool include_static) {
+  size_t removed = 0;
+  for (size_t b = 0; b <= bucket_mask_; ++b) {
+    for (Entry& e : buckets_[b].entries) {
+      const uint64_t key = e.key.load(std::memory_order_relaxed);
+      if (key == kEmptyKey || key == kTombstoneKey) continue;
+      const uint32_t meta = e.meta.load(std::memory_order_relaxed);
+      if (port != kNoPort && MetaPort(meta) != port) continue;
+      if (MetaStatic(meta) && !include_static) continue;
+      Erase(&buckets_[b], &e);
+      ++removed;
+    }
+  }
+  Bump(flushed_total_, removed);
+  return removed;
+}
+
+size_t MacTable::FlushAll(bool include_static) { return FlushPort(kNoPort, include_static); }
+
+size_t MacTable::Age(uint32_t now_s, uint32_t max_buckets) {
+  size_t removed = 0;
+  const size_t visits = std::min<size_t>(max_buckets, bucket_mask_ + 1);
+  for (size_t i = 0; i < visits; ++i) {
+    Bucket& bucket = buckets_[age_cursor_];
+    age_cursor_ = (age_cursor_ + 1) & bucket_mask_;
+    for (Entry& e : bucket.entries) {
+      const uint64_t key = e.key.load(std::memory_order_relaxed);
+      if (key == kEmptyKey || key == kTombstoneKey) continue;
+      if (MetaStatic(e.meta.load(std::memory_order_relaxed))) continue;
+      const uint32_t seen = e.last_seen_s.load(std::memory_order_relaxed);
+      if (now_s >= seen && now_s - seen >= aging_time_s_) {
+        Erase(&bucket, &e);
+        ++removed;
+      }
+    }
+  }
+  Bump(aged_total_, removed);
+  return removed;
+}
+
+void MacTable::SetPortLimit(uint16_t port, uint32_t limit) {
+  if (port < kMaxPorts) port_limit_[port] = limit;
+}
+
+void MacTable::SetDefaultPortLimit(uint32_t limit) { default_port_limit_ = limit; }
+
+uint32_t MacTable::PortLimit(uint16_t port) const {
+  if (port >= kMaxPorts) return 0;
+  return port_limit_[port] == kUseDefaultLimit ? default_port_limit_ : port_limit_[port];
+}
+
+uint32_t MacTable::PortLearnedCount(uint16_t port) const {
+  return port < kMaxPorts ? port_learned_[port] : 0;
+}
+
+std::vector<FdbEntry> MacTable::Dump() const {
+  std::vector<FdbEntry> out;
+  out.reserve(learned_entries_.load() + static_entries_.load());
+  for (size_t b = 0; b <= bucket_mask_; ++b) {
+    for (const Entry& e : buckets_[b].entries) {
+      const uint64_t key = e.key.load(std::memory_order_relaxed);
+      if (key == kEmptyKey || key == kTombstoneKey) continue;
+      const uint32_t meta = e.meta.load(std::memory_order_relaxed);
+      out.push_back({FdbKey::FromBits(key), MetaPort(meta), MetaStatic(meta),
+                     e.last_seen_s.load(std::memory_order_relaxed)});
+    }
+  }
+  return out;
+}
+
+std::optional<FdbEntry> MacTable::Find(FdbKey key) const {
+  const Entry* e = FindEntry(key.bits());
+  if (e == nullptr) return std::nullopt;
+  const uint32_t meta = e->meta.load(std::memory_order_relaxed);
+  return FdbEntry{key, MetaPort(meta), MetaStatic(meta),
+                  e->last_seen_s.load(std::memory_order_relaxed)};
+}
+
+MacTableStats MacTable::Stats() const noexcept {
+  constexpr auto r = std::memory_order_relaxed;
+  return {learned_entries_.load(r),     static_entries_.load(r),
+          max_entries_,                 learned_total_.load(r),
+          moved_total_.load(r),         aged_total_.load(r),
+          flushed_total_.load(r),       rejected_full_total_.load(r),
+          rejected_limit_total_.load(r)};
+}
+
+std::string_view LearnResultName(LearnResult result) {
+  switch (result) {
+    case LearnResult::kLearned: return "learned";
+    case LearnResult::kRefreshed: return "refreshed";
+    case LearnResult::kMoved: return "moved";
+    case LearnResult::kStaticKept: return "static_kept";
+    case LearnResult::kTableFull: return "table_full";
+    case LearnResult::kPortLimit: return "port_limit";
+    case LearnResult::kInvalid: return "invalid";
+  }
+  return "unknown";
+}
+
+}  // namespace dpbridge

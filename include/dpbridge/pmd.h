@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Pmd: one poll-mode forwarding thread.
+//
+// A Pmd polls the RX queues its current PmdSnapshot assigns to it, learns
+// source addresses and forwards each burst (see dataplane/forwarder.h), and
+// backs off with bounded sleeps when a run of iterations finds no packets, so
+// that an idle switch costs almost no CPU.
+//
+// The control thread talks to it only through lock-free single-producer,
+// single-consumer queues (Boost.Lockfree):
+//   control -> PMD: commands (a new snapshot, a sleep setting, stop);
+//   PMD -> control: retired snapshots, to be freed on the control side,
+//                   and learn requests for the FDB, whose single writer is
+//                   the control thread.
+// The PMD acknowledges a snapshot by publishing its version; once
+// applied_version() reaches a version, the PMD no longer reads older ones.
+//
+// Thread-safety: Run() and PollOnce() on the PMD's own thread (or the test's
+// thread, never both); the methods marked "control side" on one control
+// thread; counters from any thread.
+#pragma once
+
+#include <boost/lockfree/spsc_queue.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "dpbridge/mac_table.h"
+#include "dpbridge/pmd_counters.h"
+#include "dpbridge/pmd_snapshot.h"
+
+namespace dpbridge {
+
+class Forwarder;
+
+struct LearnRequest {
+  FdbKey key;
+  uint16_t port = kNoPort;
+};
+
+struct PmdOptions {
+  // Longest sleep of an idle PMD thread; 0 keeps it spinning.
+  uint32_t max_sleep_us = 500;
+  // Empty iterations before the first sleep.
+  uint32_t idle_spins_before_sleep = 512;
+};
+
+class Pmd {
+ public:
+  static constexpr size_t kLearnQueueSize = 8192;
+
+  Pmd(unsigned id, MacTable& table, const PmdOptions& options);
+  ~Pmd();
+  Pmd(const Pmd&) = delete;
+  Pmd& operator=(const Pmd&) = delete;
+
+  // --- Control side. ---
+
+  // Queues a snapshot for the PMD thread to switch to. Returns false (and
+  // keeps nothing) if the command queue is full.
+  [[nodiscard]] bool Publish(std::unique_ptr<PmdSnapshot> snapshot);
+  // Version of the snapshot the PMD thread runs on now.
+  [[nodiscard]] uint64_t applied_version() const noexcept {
+    return applied_version_.load(std::memory_order_acquire);
+  }
+  // Frees the snapshots the PMD thread has retired.
+  void ReclaimSnapshots();
+  [[nodiscard]] bool SetMaxSleep(uint32_t max_sleep_us);
+  [[nodiscard]] bool RequestStop();
+
+  // Pops up to `max` learn requests into `out`. Returns how many.
+  size_t PopLearnRequests(LearnRequest* out, size_t max) { return learn_queue_.pop(out, max); }
+
+  // --- Any thread. ---
+
+  [[nodiscard]] unsigned id() const noexcept { return id_; }
+  [[nodiscard]] const PortCounters& port_counters(uint16_t port_index) const noexcept {
+    return port_counters_[port_index];
+  }
+  [[nodiscard]] PmdCountersSnapshot counters() const noexcept;
+  [[nodiscard]] bool running() const noexcept { return running_.load(std::memory_order_acquire); }
+
+  // --- PMD thread. ---
+
+  // Polls until a stop command arrives.
+  void Run() noexcept;
+  // One loop iteration: apply pending commands, poll every assigned RX
+  // queue once, forward. Returns how many packets were received.
+  uint32_t PollOnce() noexcept;
+
+ private:
+  enum class CommandKind : uint8_t { kSnapshot, kSetMaxSleep, kStop };
+  struct Command {
+    CommandKind kind = CommandKind::kStop;
+    PmdSnapshot* snapshot = nullptr;
+    uint32_t value = 0;
+  };
+
+  void ApplyCommands() noexcept;
+  void Adopt(PmdSnapshot* snapshot) noexcept;
+  void Backoff() noexcept;
+
+  const unsigned id_;
+  MacTable& table_;
+  PmdOptions options_;
+  std::unique_ptr<Forwarder> forwarder_;
+  PmdSnapshot* snapshot_ = nullptr;
+  std::array<uint32_t, kMaxPorts> port_generation_{};
+  uint32_t idle_iterations_ = 0;
+  uint32_t sleep_us_ = 0;
+  bool stop_requested_ = false;
+
+  std::unique_ptr<PortCounters[]> port_counters_;
+  PmdCounters counters_;
+
+  boost::lockfree::spsc_queue<Command, boost::lockfree::capacity<256>> commands_;
+  boost::lockfree::spsc_queue<PmdSnapshot*, boost::lockfree::capacity<256>> retired_;
+  boost::lockfree::spsc_queue<LearnRequest, boost::lockfree::capacity<kLearnQueueSize>>
+      learn_queue_;
+  alignas(64) std::atomic<uint64_t> applied_version_{0};
+  std::atomic<bool> running_{false};
+};
+
+// Entry point for rte_eal_remote_launch: `arg` is a Pmd*.
+int PmdLaunch(void* arg);
+
+}  // namespace dpbridge
