@@ -90,6 +90,9 @@ class Pmd {
   // One loop iteration: apply pending commands, poll every assigned RX
   // queue once, forward. Returns how many packets were received.
   uint32_t PollOnce() noexcept;
+  // Applies pending commands without polling: for a caller that drives the
+  // PMD by hand (tests, manual mode) and needs a snapshot adopted now.
+  void ApplyPendingCommands() noexcept { ApplyCommands(); }
 
  private:
   enum class CommandKind : uint8_t { kSnapshot, kSetMaxSleep, kStop };

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PortDevice: one DPDK ethdev made from a PortSpec, from probe to removal.
+//
+// Open() turns a spec into a device: a hot-plugged vdev (net_tap, net_vhost,
+// net_af_packet, net_af_xdp), a pair of rte_rings wrapped by net_ring, or a
+// probed PCI device; then configures its queues, sets the MTU and starts it.
+// The destructor stops, closes and removes the device. Nothing here knows
+// about PMD threads: the Switch takes a device out of every PMD thread before
+// it destroys it.
+//
+// Ring ports exist for tests: their rings are named "dpb_NAME_rx" (frames the
+// switch receives) and "dpb_NAME_tx" (frames the switch sends), so that a test
+// in the same process finds them with rte_ring_lookup().
+//
+// Thread-safety: the control thread only.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "port_spec.h"
+#include "status.h"
+
+namespace dpbridge {
+
+struct PortDeviceConfig {
+  rte_mempool* pool = nullptr;
+  uint16_t tx_queues = 1;        // wanted: one per PMD thread
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+};
+
+class PortDevice {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<PortDevice>> Open(const PortSpec& spec,
+                                                                const PortDeviceConfig& config);
+  ~PortDevice();
+  PortDevice(const PortDevice&) = delete;
+  PortDevice& operator=(const PortDevice&) = delete;
+
+  [[nodiscard]] uint16_t dpdk_port() const { return dpdk_port_; }
+  [[nodiscard]] const std::string& device_name() const { return device_name_; }
+  [[nodiscard]] uint16_t rx_queues() const { return rx_queues_; }
+  [[nodiscard]] uint16_t tx_queues() const { return tx_queues_; }
+  // The link state as the driver reports it, without waiting.
+  [[nodiscard]] bool DriverLinkUp() const;
+
+ private:
+  PortDevice() = default;
+  [[nodiscard]] Status Probe(const PortSpec& spec);
+  [[nodiscard]] Status Configure(const PortSpec& spec, const PortDeviceConfig& config);
+
+  std::string device_name_;
+  uint16_t dpdk_port_ = 0;
+  bool probed_ = false;
+  bool started_ = false;
+  uint16_t rx_queues_ = 0;
+  uint16_t tx_queues_ = 0;
+  rte_ring* rx_ring_ = nullptr;
+  rte_ring* tx_ring_ = nullptr;
+};
+
+}  // namespace dpbridge
