@@ -7,6 +7,7 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -185,8 +186,13 @@ PortDevice::~PortDevice() {
     (void)rte_eth_dev_close(dpdk_port_);
     if (has_device) (void)rte_dev_remove(info.device);
   }
-  rte_ring_free(rx_ring_);
-  rte_ring_free(tx_ring_);
+  // Frames still queued in a ring port's rings belong to nobody else.
+  for (rte_ring* ring : {rx_ring_, tx_ring_}) {
+    if (ring == nullptr) continue;
+    void* frame = nullptr;
+    while (rte_ring_dequeue(ring, &frame) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(frame));
+    rte_ring_free(ring);
+  }
 }
 
 }  // namespace dpbridge

@@ -81,9 +81,6 @@ Status Switch::Init() {
                                             options_.pmd));
     }
   }
-  // Every PMD starts from an empty snapshot so that applied_version() is
-  // meaningful from the first port on.
-  if (Status status = PublishAndWait(); !status.ok()) return status;
   for (size_t i = 0; i < options_.pmd_lcores.size(); ++i) {
     const int rc = rte_eal_remote_launch(PmdLaunch, pmds_[i].get(), options_.pmd_lcores[i]);
     if (rc != 0) {
@@ -92,6 +89,9 @@ Status Switch::Init() {
     }
     pmd_log.Log(LogLevel::kInfo, "pmd %zu: started on lcore %u", i, options_.pmd_lcores[i]);
   }
+  // Every PMD starts from an empty snapshot so that applied_version() is
+  // meaningful from the first port on.
+  if (Status status = PublishAndWait(); !status.ok()) return status;
   RefreshMetricsView();
   return {};
 }
