@@ -98,7 +98,9 @@ void MacTable::Lookup(const FdbKey* keys, uint32_t count, uint16_t in_port, uint
     for (uint32_t i = 0; i < n; ++i) {
       const uint64_t want = keys[base + i].bits();
       uint16_t port = kNoPort;
-      for (uint32_t probe = 0; probe < kMaxProbeBuckets; ++probe) {
+      // The zero key (VLAN 0, all-zero MAC) is never stored; without this
+      // test it would match the first never-used slot and read its stale port.
+      for (uint32_t probe = 0; want != kEmptyKey && probe < kMaxProbeBuckets; ++probe) {
         Bucket& bucket = buckets_[(home[i] + probe) & bucket_mask_];
         bool chain_ends = false;
         for (Entry& e : bucket.entries) {
@@ -138,6 +140,8 @@ void MacTable::LookupSources(const FdbKey* keys, uint32_t count, uint16_t in_por
 }
 
 MacTable::Entry* MacTable::FindEntry(uint64_t key_bits) const noexcept {
+  // As in Lookup: the empty-slot marker is not a key.
+  if (key_bits == kEmptyKey) return nullptr;
   const size_t home = BucketOf(key_bits);
   for (uint32_t probe = 0; probe < kMaxProbeBuckets; ++probe) {
     Bucket& bucket = buckets_[(home + probe) & bucket_mask_];
