@@ -63,6 +63,21 @@ class CpuMeter:
         return time.monotonic(), busy_all, ours
 
 
+def wait_for_quiet(pids: list[int], max_other: float, timeout_s: float, log) -> None:
+    """Waits, up to timeout_s, for a second in which other processes stay under max_other."""
+    meter = CpuMeter(pids)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        time.sleep(1)
+        other = meter.sample()
+        if other <= max_other:
+            return
+        if time.monotonic() > deadline:
+            log(f"  host still busy after {timeout_s:.0f} s (others use {other:.2f} cores); "
+                "measuring anyway")
+            return
+
+
 def measure(switch, gen, window_s: int, max_other: float) -> dict:
     """One window: per-second Mpps samples, and the switch's and generator's busy cycles."""
     gen.clear_stats()
@@ -100,6 +115,8 @@ def run_switch(ctx, switch, args, results, log) -> None:
             try:
                 gen.prime()
                 time.sleep(args.warmup)
+                wait_for_quiet(switch.pids() + gen.pids(), args.max_other_cpu, args.quiet_wait,
+                               log)
                 window = measure(switch, gen, args.window, args.max_other_cpu)
             finally:
                 gen.stop()
@@ -213,6 +230,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="seconds before a window (3)")
     parser.add_argument("--switch-core", type=int, default=1, help="switch PMD core (1)")
     parser.add_argument("--gen-core", type=int, default=0, help="generator forwarding core (0)")
+    parser.add_argument("--quiet-wait", type=float, default=120,
+                        help="seconds to wait for a quiet host before a window (120)")
     parser.add_argument("--max-other-cpu", type=float, default=0.05,
                         help="drop a 1 s sample when others used more of a core (0.05)")
     parser.add_argument("--build-dir", default="build", help="where dpbridge is built (build)")
