@@ -63,16 +63,18 @@ class CpuMeter:
         return time.monotonic(), busy_all, ours
 
 
-def wait_for_quiet(pids: list[int], max_other: float, timeout_s: float, log) -> None:
-    """Waits, up to timeout_s, for a second in which other processes stay under max_other."""
+def wait_for_quiet(pids: list[int], max_other: float, timeout_s: float, log,
+                   quiet_seconds: int = 3) -> None:
+    """Waits, up to timeout_s, for quiet_seconds in a row in which processes other than pids
+    stay under max_other cores."""
     meter = CpuMeter(pids)
     deadline = time.monotonic() + timeout_s
-    while True:
+    quiet = 0
+    while quiet < quiet_seconds:
         time.sleep(1)
         other = meter.sample()
-        if other <= max_other:
-            return
-        if time.monotonic() > deadline:
+        quiet = quiet + 1 if other <= max_other else 0
+        if quiet < quiet_seconds and time.monotonic() > deadline:
             log(f"  host still busy after {timeout_s:.0f} s (others use {other:.2f} cores); "
                 "measuring anyway")
             return
@@ -107,6 +109,8 @@ def measure(switch, gen, window_s: int, max_other: float) -> dict:
 
 def run_switch(ctx, switch, args, results, log) -> None:
     """Starts one switch, runs a window per frame size with a fresh generator, stops it."""
+    # Wait before starting anything: a waiting switch and generator would burn both cores.
+    wait_for_quiet([], args.max_other_cpu, args.quiet_wait, log)
     try:
         sockets = switch.start()
         for size in args.sizes:
@@ -115,8 +119,6 @@ def run_switch(ctx, switch, args, results, log) -> None:
             try:
                 gen.prime()
                 time.sleep(args.warmup)
-                wait_for_quiet(switch.pids() + gen.pids(), args.max_other_cpu, args.quiet_wait,
-                               log)
                 window = measure(switch, gen, args.window, args.max_other_cpu)
             finally:
                 gen.stop()
@@ -231,7 +233,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--switch-core", type=int, default=1, help="switch PMD core (1)")
     parser.add_argument("--gen-core", type=int, default=0, help="generator forwarding core (0)")
     parser.add_argument("--quiet-wait", type=float, default=120,
-                        help="seconds to wait for a quiet host before a window (120)")
+                        help="seconds to wait for a quiet host before a switch (120)")
     parser.add_argument("--max-other-cpu", type=float, default=0.05,
                         help="drop a 1 s sample when others used more of a core (0.05)")
     parser.add_argument("--build-dir", default="build", help="where dpbridge is built (build)")
