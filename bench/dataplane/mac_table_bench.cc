@@ -22,19 +22,32 @@ constexpr uint32_t kBurst = 32;
 constexpr size_t kDrawnKeys = size_t{1} << 16;
 constexpr uint32_t kNow = 100;
 
-// A table holding keys 0..entries-1, spread over kMaxPorts ports. Built once
-// per size and shared by the lookup benchmarks, which do not change it.
-MacTable& FilledTable(uint32_t entries) {
+// A table sized for `entries`, holding keys 0..entries-1 spread over the
+// ports. At 1M entries (50% of the slots) one or two keys find their probe
+// window full and are rejected; a lookup of one of them is a miss.
+std::unique_ptr<MacTable> NewFilledTable(uint32_t entries) {
+  MacTableConfig config;
+  config.max_entries = entries;
+  auto table = std::make_unique<MacTable>(config);
+  for (uint32_t n = 0; n < entries; ++n) (void)table->Learn(BenchKey(n), n % kMaxPorts, kNow);
+  return table;
+}
+
+// Replaces key next-entries with key next, for next in [first, last): the
+// table keeps its size while addresses come and go.
+void Churn(MacTable& table, uint32_t entries, uint64_t first, uint64_t last) {
+  for (uint64_t next = first; next < last; ++next) {
+    benchmark::DoNotOptimize(table.Remove(BenchKey(next - entries)));
+    benchmark::DoNotOptimize(table.Learn(BenchKey(next), next % kMaxPorts, kNow));
+  }
+}
+
+// NewFilledTable(entries), built once per size and shared by the lookup
+// benchmarks, which do not change it.
+const MacTable& SharedFilledTable(uint32_t entries) {
   static std::map<uint32_t, std::unique_ptr<MacTable>> tables;
   auto& table = tables[entries];
-  if (!table) {
-    MacTableConfig config;
-    config.max_entries = entries;
-    table = std::make_unique<MacTable>(config);
-    // At 1M entries (50% of the slots) one or two keys find their probe
-    // window full and are rejected; a lookup of one of them is a miss.
-    for (uint32_t n = 0; n < entries; ++n) (void)table->Learn(BenchKey(n), n % kMaxPorts, kNow);
-  }
+  if (!table) table = NewFilledTable(entries);
   return *table;
 }
 
@@ -70,14 +83,14 @@ void RunLookups(benchmark::State& state, const MacTable& table, const std::vecto
 // Bulk lookup of a burst of known addresses.
 void BM_LookupHit(benchmark::State& state) {
   const auto entries = static_cast<uint32_t>(state.range(0));
-  const MacTable& table = FilledTable(entries);
+  const MacTable& table = SharedFilledTable(entries);
   RunLookups(state, table, DrawKeys(0, entries));
 }
 
 // Bulk lookup of a burst of unknown addresses (every one a flood).
 void BM_LookupMiss(benchmark::State& state) {
   const auto entries = static_cast<uint32_t>(state.range(0));
-  const MacTable& table = FilledTable(entries);
+  const MacTable& table = SharedFilledTable(entries);
   RunLookups(state, table, DrawKeys(entries, uint64_t{1} << 32));
 }
 
@@ -86,15 +99,9 @@ void BM_LookupMiss(benchmark::State& state) {
 // turnover: deleted slots stay tombstones, which lengthen the probe of a miss.
 void BM_LookupMissAfterChurn(benchmark::State& state) {
   const auto entries = static_cast<uint32_t>(state.range(0));
-  MacTableConfig config;
-  config.max_entries = entries;
-  MacTable table(config);
-  for (uint32_t n = 0; n < entries; ++n) (void)table.Learn(BenchKey(n), n % kMaxPorts, kNow);
-  for (uint64_t next = entries; next < 3 * uint64_t{entries}; ++next) {
-    (void)table.Remove(BenchKey(next - entries));
-    (void)table.Learn(BenchKey(next), next % kMaxPorts, kNow);
-  }
-  RunLookups(state, table, DrawKeys(uint64_t{1} << 36, uint64_t{1} << 32));
+  const std::unique_ptr<MacTable> table = NewFilledTable(entries);
+  Churn(*table, entries, entries, 3 * uint64_t{entries});
+  RunLookups(state, *table, DrawKeys(uint64_t{1} << 36, uint64_t{1} << 32));
 }
 
 // Learning new addresses into a full-sized table: each key learned pushes
@@ -102,41 +109,33 @@ void BM_LookupMissAfterChurn(benchmark::State& state) {
 // Learn() is a real insertion. Reported per key: one Learn plus one Remove.
 void BM_LearnNewWithRemove(benchmark::State& state) {
   const auto entries = static_cast<uint32_t>(state.range(0));
-  MacTableConfig config;
-  config.max_entries = entries;
-  MacTable table(config);
-  for (uint32_t n = 0; n < entries; ++n) (void)table.Learn(BenchKey(n), n % kMaxPorts, kNow);
-
+  const std::unique_ptr<MacTable> table = NewFilledTable(entries);
   uint64_t next = entries;
   for (auto _ : state) {
-    for (uint32_t i = 0; i < kBurst; ++i, ++next) {
-      benchmark::DoNotOptimize(table.Remove(BenchKey(next - entries)));
-      benchmark::DoNotOptimize(table.Learn(BenchKey(next), next % kMaxPorts, kNow));
-    }
+    Churn(*table, entries, next, next + kBurst);
+    next += kBurst;
   }
-  // A rare full probe window rejects a key (see FilledTable); more than that
-  // would mean the loop no longer measures insertions into a full-sized table.
-  if (table.Stats().learned_entries < entries - entries / 1000) {
+  // A rare full probe window rejects a key (see NewFilledTable); more than
+  // that would mean the loop no longer measures insertions into a full table.
+  if (table->Stats().learned_entries < entries - entries / 1000) {
     state.SkipWithError("table size drifted");
   }
   ReportPerKey(state);
 }
 
 // Learning known addresses on another port (MAC moves): the path of every
-// learn request for an address that is already in the table.
+// learn request for an address that is already in the table. Addresses are
+// spread over the ports, so 1 in 64 lands where it is already: a refresh.
 void BM_LearnMove(benchmark::State& state) {
   const auto entries = static_cast<uint32_t>(state.range(0));
-  MacTableConfig config;
-  config.max_entries = entries;
-  MacTable table(config);
-  for (uint32_t n = 0; n < entries; ++n) (void)table.Learn(BenchKey(n), 0, kNow);
+  const std::unique_ptr<MacTable> table = NewFilledTable(entries);
   const std::vector<FdbKey> keys = DrawKeys(0, entries);
 
   size_t at = 0;
   uint16_t port = 1;
   for (auto _ : state) {
     for (uint32_t i = 0; i < kBurst; ++i) {
-      benchmark::DoNotOptimize(table.Learn(keys[at + i], port, kNow));
+      benchmark::DoNotOptimize(table->Learn(keys[at + i], port, kNow));
     }
     at = (at + kBurst) & (kDrawnKeys - 1);
     if (at == 0) port = static_cast<uint16_t>(port % (kMaxPorts - 1) + 1);
