@@ -68,6 +68,29 @@ wait_for() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
+# start_on_free_port START_FN PID_VAR PATH LOG TENTHS: runs `START_FN PORT` (which starts
+# a process in the background and sets the variable named PID_VAR) on a fresh port until
+# http://127.0.0.1:PORT/PATH answers, for at most TENTHS tenths of a second. Retries
+# with another port if the first was taken in between. Sets started_port.
+start_on_free_port() {
+  local start_fn=$1 pid_var=$2 path=$3 log=$4 tenths=$5 port pid
+  started_port=''
+  for _ in 1 2 3; do
+    port=$(free_port)
+    "$start_fn" "$port"
+    if wait_for "curl -sf -o /dev/null http://127.0.0.1:$port/$path" "$tenths"; then
+      started_port=$port
+      return 0
+    fi
+    pid=${!pid_var}
+    alive "$pid" && kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    printf -v "$pid_var" '%s' ''
+    grep -qi 'address already in use' "$log" || return 1
+  done
+  return 1
+}
+
 # --- The target: the daemon or the fixture ----------------------------------------
 start_target() {
   local port=$1
@@ -84,23 +107,11 @@ start_target() {
   target_pid=$!
 }
 
-metrics_port=''
-for _ in 1 2 3; do
-  port=$(free_port)
-  start_target "$port"
-  if wait_for "curl -sf -o /dev/null http://127.0.0.1:$port/metrics" 200; then
-    metrics_port=$port
-    break
-  fi
-  alive "$target_pid" && kill "$target_pid"
-  wait "$target_pid" 2>/dev/null || true
-  target_pid=''
-  grep -q 'Address already in use' "$work/target.log" || break
-done
-if [[ -z $metrics_port ]]; then
+if ! start_on_free_port start_target target_pid metrics "$work/target.log" 200; then
   cat "$work/target.log" >&2
   fail "$mode did not serve /metrics within 20 s"
 fi
+metrics_port=$started_port
 echo "target ($mode) serving http://127.0.0.1:$metrics_port/metrics"
 
 # --- A real Prometheus server, scraping every second -------------------------------
@@ -114,25 +125,17 @@ scrape_configs:
       - targets: ['127.0.0.1:$metrics_port']
 EOF
 
-prom_port=''
-for _ in 1 2 3; do
-  port=$(free_port)
-  prometheus --config.file="$work/prometheus.yml" --web.listen-address="127.0.0.1:$port" \
+start_prometheus() {
+  prometheus --config.file="$work/prometheus.yml" --web.listen-address="127.0.0.1:$1" \
     --storage.tsdb.path="$work/tsdb" --log.level=warn >"$work/prometheus.log" 2>&1 &
   prom_pid=$!
-  if wait_for "curl -sf -o /dev/null http://127.0.0.1:$port/-/ready" 300; then
-    prom_port=$port
-    break
-  fi
-  alive "$prom_pid" && kill "$prom_pid"
-  wait "$prom_pid" 2>/dev/null || true
-  prom_pid=''
-  grep -q 'address already in use' "$work/prometheus.log" || break
-done
-if [[ -z $prom_port ]]; then
+}
+
+if ! start_on_free_port start_prometheus prom_pid -/ready "$work/prometheus.log" 300; then
   cat "$work/prometheus.log" >&2
   fail "prometheus did not become ready within 30 s"
 fi
+prom_port=$started_port
 api=http://127.0.0.1:$prom_port/api/v1
 echo "prometheus ready on 127.0.0.1:$prom_port"
 
