@@ -134,6 +134,11 @@ Status PortDevice::Configure(const PortSpec& spec, const PortDeviceConfig& confi
   tx_queues_ = std::clamp<uint16_t>(config.tx_queues, 1, std::max<uint16_t>(info.max_tx_queues, 1));
 
   rte_eth_conf port_config{};
+  // Link changes as events where the driver raises them (vhost-user does on
+  // connect and disconnect), so the switch reacts in milliseconds.
+  if (info.dev_flags != nullptr && (*info.dev_flags & RTE_ETH_DEV_INTR_LSC) != 0) {
+    port_config.intr_conf.lsc = 1;
+  }
   if (int rc = rte_eth_dev_configure(dpdk_port_, rx_queues_, tx_queues_, &port_config); rc != 0) {
     return Status::Error(prefix + "cannot configure " + std::to_string(rx_queues_) + " RX and " +
                          std::to_string(tx_queues_) + " TX queues: " + ErrorText(rc));

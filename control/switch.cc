@@ -3,11 +3,13 @@
 #include "switch.h"
 
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -30,6 +32,16 @@ constexpr size_t kMaxLearnsPerTick = 65536;
 // Aging visits 1/256 of the table per tick: a tick every few milliseconds
 // sweeps the whole table about once a second.
 constexpr uint32_t kAgeSlices = 256;
+
+// Set by DPDK's interrupt thread on a link event of any port; the control
+// thread polls link states at its next tick instead of waiting for the timer.
+std::atomic<bool> link_event{false};
+
+int OnLinkEvent(uint16_t /*port*/, rte_eth_event_type /*type*/, void* /*context*/,
+                void* /*unused*/) {
+  link_event.store(true, std::memory_order_release);
+  return 0;
+}
 
 uint64_t NowMs() {
   using namespace std::chrono;
@@ -66,6 +78,7 @@ Status Switch::Init() {
                          "; reserve hugepages (scripts/setup.sh) or run with --no-huge");
   }
   fdb_ = std::make_unique<MacTable>(options_.fdb);
+  (void)rte_eth_dev_callback_register(RTE_ETH_ALL, RTE_ETH_EVENT_INTR_LSC, OnLinkEvent, nullptr);
   default_mac_limit_ = options_.fdb.default_port_limit;
 
   if (options_.pmd_lcores.empty()) {
@@ -106,6 +119,8 @@ Switch::~Switch() {
   // The PMD threads are gone, so devices can go without a handshake.
   ports_.clear();
   pmds_.clear();
+  (void)rte_eth_dev_callback_unregister(RTE_ETH_ALL, RTE_ETH_EVENT_INTR_LSC, OnLinkEvent,
+                                        nullptr);
   rte_mempool_free(pool_);
 }
 
@@ -474,7 +489,8 @@ void Switch::Tick() {
     fdb_log.Log(LogLevel::kDebug, "fdb: %zu entries aged out", aged);
   }
   const uint64_t now_ms = NowMs();
-  if (now_ms - last_link_poll_ms_ >= kLinkPollIntervalMs) {
+  if (link_event.exchange(false, std::memory_order_acquire) ||
+      now_ms - last_link_poll_ms_ >= kLinkPollIntervalMs) {
     last_link_poll_ms_ = now_ms;
     PollLinks();
     RefreshMetricsView();
