@@ -200,6 +200,33 @@ case $mode in
     expect_value 'dpbridge_fdb_entries{kind="static"}' "__name__=dpbridge_fdb_entries,kind=static 2"
     expect_value 'dpbridge_control_requests_total{command="port_add",result="ok"}' \
       "__name__=dpbridge_control_requests_total,command=port_add,result=ok 1"
+    # Every query of the Grafana dashboard, with its variables filled in, runs on this
+    # Prometheus and returns series.
+    dashboard=$(cd "$(dirname "$0")/../.." && pwd)/docs/grafana/dpbridge-dashboard.json
+    python3 - "$dashboard" "$api" <<'PY' || fail "a dashboard query failed (above)"
+import json, sys, urllib.parse, urllib.request
+
+dashboard, api = sys.argv[1], sys.argv[2]
+failed = 0
+count = 0
+for panel in json.load(open(dashboard))["panels"]:
+    for target in panel.get("targets", []):
+        expr = target["expr"]
+        for name, value in (("$__rate_interval", "5s"), ("$port", ".*"), ("$pmd", ".*")):
+            expr = expr.replace(name, value)
+        url = api + "/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            reply = json.load(urllib.request.urlopen(url, timeout=5))
+            ok = reply["status"] == "success" and len(reply["data"]["result"]) > 0
+        except Exception as error:  # an HTTP 400 is a PromQL syntax error
+            ok, reply = False, str(error)
+        count += 1
+        if not ok:
+            failed += 1
+            print("FAIL: panel '%s': %s -> %s" % (panel["title"], expr, reply), file=sys.stderr)
+sys.exit(1 if failed or count == 0 else 0)
+PY
+    echo "ok: every Grafana dashboard query returns series"
     ;;
   daemon)
     # A fresh daemon: no ports, an empty FDB of the default capacity, a live mbuf pool.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -59,13 +60,22 @@ std::string Backticked(std::string_view name) {
   return text;
 }
 
+// The text of `relative_path` under the source tree, or "" (and a failure).
+std::string ReadSourceFile(const std::string& relative_path) {
+  const char* root = std::getenv("DPBRIDGE_SOURCE_ROOT");
+  if (root == nullptr) {
+    ADD_FAILURE() << "run through meson test (sets DPBRIDGE_SOURCE_ROOT)";
+    return "";
+  }
+  std::ifstream file(std::string(root) + "/" + relative_path);
+  if (!file.good()) ADD_FAILURE() << "cannot read " << root << "/" << relative_path;
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
 // docs/metrics.md documents every family and every command label by name.
 TEST(MetricsCollectorTest, EveryFamilyIsDocumented) {
-  const char* root = std::getenv("DPBRIDGE_SOURCE_ROOT");
-  ASSERT_NE(root, nullptr) << "run through meson test (sets DPBRIDGE_SOURCE_ROOT)";
-  std::ifstream file(std::string(root) + "/docs/metrics.md");
-  ASSERT_TRUE(file.good()) << root << "/docs/metrics.md";
-  const std::string doc((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const std::string doc = ReadSourceFile("docs/metrics.md");
+  ASSERT_FALSE(doc.empty());
 
   const MetricsCollector collector(FixedMetricsView);
   for (const auto& family : collector.Collect()) {
@@ -76,6 +86,26 @@ TEST(MetricsCollectorTest, EveryFamilyIsDocumented) {
     EXPECT_NE(doc.find(Backticked(command)), std::string::npos)
         << "command " << command << " is missing from docs/metrics.md";
   }
+}
+
+// The Grafana dashboard asks only for metrics that exist (a renamed metric
+// would otherwise leave an empty panel). The integration test runs its
+// queries on a real Prometheus.
+TEST(MetricsCollectorTest, DashboardUsesOnlyExportedMetrics) {
+  const std::string dashboard = ReadSourceFile("docs/grafana/dpbridge-dashboard.json");
+  ASSERT_FALSE(dashboard.empty());
+  std::set<std::string> exported;
+  for (const auto& family : MetricsCollector(FixedMetricsView).Collect()) {
+    exported.insert(family.name);
+  }
+
+  const std::regex metric_name("dpbridge_[a-z_]+");
+  size_t used = 0;
+  for (auto it = std::sregex_iterator(dashboard.begin(), dashboard.end(), metric_name);
+       it != std::sregex_iterator(); ++it, ++used) {
+    EXPECT_TRUE(exported.count(it->str())) << it->str() << " is not exported";
+  }
+  EXPECT_GT(used, 20u);
 }
 
 }  // namespace
