@@ -35,8 +35,9 @@ Logger daemon_log("daemon");
 // The switch's periodic work runs at least this often.
 constexpr int kTickIntervalMs = 2;
 
+// One line on stderr (journald keeps it); nothing else, so that a script
+// or a person sees exactly what went wrong and what to do.
 int Fail(const std::string& message) {
-  daemon_log.Log(LogLevel::kError, "%s", message.c_str());
   std::fprintf(stderr, "dpbridge: %s\n", message.c_str());
   return 1;
 }

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the shell integration tests: source it, then call
+#   dpb_init BUILD_DIR TAG      paths of the programs, a private work directory, a cleanup trap
+#   dpb_start_daemon [ARGS...]  dpbridge --no-huge on the work dir's socket and state; waits
+#                               until it answers (DPB_DAEMON_PID)
+#   dpb_stop_daemon             SIGTERM, then SIGKILL after 10 s; returns the daemon's status
+#   dpb_kill9_daemon            SIGKILL, as a crash
+#   dpb_ctl ARGS...             dpbridgectl on the test's socket
+#   dpb_expect_error CODE TEXT CMD...  CMD must exit with CODE and print one stderr line
+#                               containing TEXT
+#   dpb_ping NS ADDRESS         ping from namespace NS, retried for up to 5 s
+#   dpb_track_netns NS...       namespaces the cleanup deletes
+# Every helper fails the test with `dpb_fail MESSAGE` (one line on stderr, exit 1). Needs root.
+# Namespaces and interfaces are named by the caller (include $$ in them); addresses must be
+# in 198.18.0.0/15.
+
+dpb_fail() {
+  echo "FAIL: $*" >&2
+  if [[ -n ${DPB_WORK:-} && -f $DPB_WORK/daemon.log ]]; then
+    echo "--- last daemon log lines ---" >&2
+    tail -n 15 "$DPB_WORK/daemon.log" >&2
+  fi
+  exit 1
+}
+
+dpb_pass() { echo "ok: $*"; }
+
+dpb_init() {
+  local build_dir=${1:?usage: dpb_init BUILD_DIR TAG}
+  DPB_TAG=${2:?usage: dpb_init BUILD_DIR TAG}
+  build_dir=$(cd "$build_dir" && pwd)
+  DPB_DAEMON=$build_dir/control/dpbridge
+  DPB_CTL=$build_dir/control/dpbridgectl
+  [[ $(id -u) -eq 0 ]] || dpb_fail "needs root (namespaces and TAP devices)"
+  [[ -x $DPB_DAEMON ]] || dpb_fail "$DPB_DAEMON not built"
+  [[ -x $DPB_CTL ]] || dpb_fail "$DPB_CTL not built"
+  for tool in ip ping python3; do
+    command -v "$tool" >/dev/null || dpb_fail "$tool not installed (scripts/setup.sh installs it)"
+  done
+  DPB_WORK=$(mktemp -d "/tmp/dpbridge-$DPB_TAG.XXXXXX")
+  DPB_SOCKET=$DPB_WORK/dpbridge.sock
+  DPB_STATE=$DPB_WORK/state
+  DPB_DAEMON_PID=''
+  DPB_NETNS=()
+  trap dpb_cleanup EXIT
+}
+
+dpb_cleanup() {
+  local status=$?
+  if [[ -n ${DPB_DAEMON_PID:-} ]]; then
+    kill -9 "$DPB_DAEMON_PID" 2>/dev/null || true
+    wait "$DPB_DAEMON_PID" 2>/dev/null || true
+  fi
+  local ns
+  for ns in "${DPB_NETNS[@]}"; do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  [[ -n ${DPB_WORK:-} ]] && rm -rf "$DPB_WORK"
+  exit "$status"
+}
+
+dpb_track_netns() { DPB_NETNS+=("$@"); }
+
+dpb_ctl() { "$DPB_CTL" --socket "$DPB_SOCKET" "$@"; }
+
+dpb_start_daemon() {
+  mkdir -p "$DPB_STATE"
+  "$DPB_DAEMON" --no-huge --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" \
+    --metrics 127.0.0.1:0 "$@" >>"$DPB_WORK/daemon.log" 2>&1 &
+  DPB_DAEMON_PID=$!
+  local _
+  for _ in $(seq 150); do
+    dpb_ctl show >/dev/null 2>&1 && return 0
+    kill -0 "$DPB_DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  DPB_DAEMON_PID=''
+  dpb_fail "dpbridge did not start within 15 s"
+}
+
+dpb_stop_daemon() {
+  local pid=$DPB_DAEMON_PID status=0 _
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid"
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null && dpb_fail "dpbridge ignored SIGTERM for 10 s"
+  wait "$pid" || status=$?
+  DPB_DAEMON_PID=''
+  return "$status"
+}
+
+dpb_kill9_daemon() {
+  [[ -n $DPB_DAEMON_PID ]] || return 0
+  kill -9 "$DPB_DAEMON_PID"
+  wait "$DPB_DAEMON_PID" 2>/dev/null || true
+  DPB_DAEMON_PID=''
+}
+
+dpb_expect_error() {
+  local code=$1 text=$2
+  shift 2
+  local status=0
+  "$@" >"$DPB_WORK/out" 2>"$DPB_WORK/err" || status=$?
+  [[ $status -eq $code ]] ||
+    dpb_fail "'$*' exited $status, expected $code: $(head -c 300 "$DPB_WORK/err")"
+  [[ $(wc -l <"$DPB_WORK/err") -eq 1 ]] ||
+    dpb_fail "'$*' printed $(wc -l <"$DPB_WORK/err") stderr lines, expected one: $(cat "$DPB_WORK/err")"
+  grep -qF -- "$text" "$DPB_WORK/err" ||
+    dpb_fail "'$*' said '$(cat "$DPB_WORK/err")', expected it to contain '$text'"
+}
+
+dpb_ping() {
+  local ns=$1 address=$2 _
+  for _ in $(seq 5); do
+    ip netns exec "$ns" ping -c 1 -W 1 "$address" >/dev/null 2>&1 && return 0
+  done
+  dpb_fail "no ping reply from $address in namespace $ns"
+}
