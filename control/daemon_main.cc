@@ -152,6 +152,9 @@ int Run(const DaemonOptions& options) {
   }
   close(signal_fd);
   rte_eal_cleanup();
+  if (const size_t removed = RemoveHugepageFiles(options); removed > 0) {
+    daemon_log.Log(LogLevel::kInfo, "removed %zu hugepage files", removed);
+  }
   daemon_log.Log(LogLevel::kInfo, "stopped");
   return exit_code;
 }

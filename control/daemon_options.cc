@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -266,6 +267,39 @@ std::vector<std::string> BuildEalArgs(const DaemonOptions& options) {
   return args;
 }
 
+namespace {
+
+// Mount points of type hugetlbfs listed in `mounts_path`.
+std::vector<std::string> HugetlbfsMounts(const std::string& mounts_path) {
+  std::vector<std::string> found;
+  std::ifstream mounts(mounts_path);
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string device, mount_point, type;
+    fields >> device >> mount_point >> type;
+    if (type == "hugetlbfs") found.push_back(mount_point);
+  }
+  return found;
+}
+
+}  // namespace
+
+size_t RemoveHugepageFiles(const DaemonOptions& options, const std::string& mounts_path) {
+  if (options.no_huge) return 0;
+  namespace fs = std::filesystem;
+  const std::string prefix = options.file_prefix + "map_";
+  size_t removed = 0;
+  for (const std::string& mount : HugetlbfsMounts(mounts_path)) {
+    std::error_code error;
+    for (const fs::directory_entry& entry : fs::directory_iterator(mount, error)) {
+      if (entry.path().filename().string().rfind(prefix, 0) == 0 && fs::remove(entry, error)) {
+        ++removed;
+      }
+    }
+  }
+  return removed;
+}
+
 Status CheckHugepages(const DaemonOptions& options, const std::string& meminfo_path,
                       const std::string& mounts_path) {
   if (options.no_huge) return Status();
@@ -286,13 +320,8 @@ Status CheckHugepages(const DaemonOptions& options, const std::string& meminfo_p
                          "process?)" + kFix);
   }
 
-  std::ifstream mounts(mounts_path);
   bool mounted = false;
-  for (std::string line; std::getline(mounts, line);) {
-    std::istringstream fields(line);
-    std::string device, mount_point, type;
-    fields >> device >> mount_point >> type;
-    if (type != "hugetlbfs") continue;
+  for (const std::string& mount_point : HugetlbfsMounts(mounts_path)) {
     mounted = mounted || options.hugepage_dir.empty() || mount_point == options.hugepage_dir;
   }
   if (!mounted) {

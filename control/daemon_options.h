@@ -63,6 +63,12 @@ struct DaemonOptions {
                                     const std::string& meminfo_path = "/proc/meminfo",
                                     const std::string& mounts_path = "/proc/mounts");
 
+// Removes the hugepage files the EAL leaves behind with
+// --single-file-segments (named after the file prefix) from every hugetlbfs
+// mount. Call after rte_eal_cleanup(). Returns how many were removed.
+size_t RemoveHugepageFiles(const DaemonOptions& options,
+                           const std::string& mounts_path = "/proc/mounts");
+
 [[nodiscard]] std::optional<LogLevel> ParseLogLevel(std::string_view name);
 
 }  // namespace dpbridge

@@ -178,5 +178,21 @@ TEST_F(DaemonOptionsTest, HugepageCheckNamesTheFix) {
   EXPECT_TRUE(CheckHugepages(options, none, no_mounts).ok());
 }
 
+TEST_F(DaemonOptionsTest, RemovesOnlyItsOwnHugepageFiles) {
+  const std::string mounts = Write("mounts", "none " + dir_ + " hugetlbfs rw 0 0\n");
+  Write("dpbridgemap_0", "");
+  Write("dpbridgemap_1", "");
+  Write("othermap_0", "");
+  DaemonOptions options;
+  EXPECT_EQ(RemoveHugepageFiles(options, mounts), 2u);
+  EXPECT_FALSE(fs::exists(dir_ + "/dpbridgemap_0"));
+  EXPECT_TRUE(fs::exists(dir_ + "/othermap_0"));
+  options.file_prefix = "other";
+  options.no_huge = true;
+  EXPECT_EQ(RemoveHugepageFiles(options, mounts), 0u);
+  options.no_huge = false;
+  EXPECT_EQ(RemoveHugepageFiles(options, mounts), 1u);
+}
+
 }  // namespace
 }  // namespace dpbridge
