@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Port types against real peers, through the real daemon (issue 3).
+#
+# Usage: ports_test.sh BUILD_DIR CASE, where CASE is one of
+#   tap_netns       two TAP ports in two namespaces: ping, a TCP transfer, both MACs in the FDB
+#   vhost_testpmd   two vhost-user server ports, dpdk-testpmd (virtio-user) as the peer:
+#                   frames sent on one arrive on the other, counts equal on both sides
+#   vhost_client    a vhost-user client port; the peer (testpmd, virtio-user in server mode)
+#                   is killed and restarted; the port reconnects and traffic resumes
+#   veth_af_packet  one end of a veth pair in a namespace, the other attached as af-packet:
+#                   ping to a TAP namespace
+# Needs root; the vhost cases need 2 MB hugepages (scripts/setup.sh). Addresses are in
+# 198.18.0.0/15; everything made here is removed on exit.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+build_dir=${1:?usage: ports_test.sh BUILD_DIR CASE}
+case_name=${2:?usage: ports_test.sh BUILD_DIR CASE}
+dpb_init "$build_dir" "ports-$case_name"
+tag=$$
+PEER_PIDS=()
+PREFIXES=()
+
+# Peer processes and hugepage files go before lib.sh's own cleanup.
+ports_cleanup() {
+  local pid prefix
+  for pid in "${PEER_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${PEER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for prefix in "${PREFIXES[@]}"; do
+    rm -f /dev/hugepages/"$prefix"map_* 2>/dev/null || true
+    rm -rf /var/run/dpdk/"$prefix" 2>/dev/null || true
+  done
+  ip link del "dpbve$tag" 2>/dev/null || true
+  dpb_cleanup
+}
+trap ports_cleanup EXIT
+
+# JSON field of a port from `dpbridgectl --json port list`: port_field NAME PYTHON-EXPR
+# (the expression sees the port object as `p`).
+port_field() {
+  dpb_ctl --json port list | python3 -c '
+import json, sys
+data = json.load(sys.stdin)
+ports = data["ports"] if isinstance(data, dict) else data
+p = next(p for p in ports if p["name"] == sys.argv[1])
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# The port an FDB entry is on, or "none": fdb_port MAC
+fdb_port() {
+  dpb_ctl --json fdb show | python3 -c '
+import json, sys
+data = json.load(sys.stdin)
+rows = data["entries"] if isinstance(data, dict) else data
+print(next((r["port"] for r in rows if r["mac"] == sys.argv[1]), "none"))' "$1"
+}
+
+wait_link() {
+  local port=$1 want=$2 _
+  for _ in $(seq 100); do
+    [[ $(port_field "$port" 'p["link"]') == "$want" ]] && return 0
+    sleep 0.1
+  done
+  dpb_fail "port $port: link not $want after 10 s"
+}
+
+start_hugepage_daemon() {
+  grep -q '^HugePages_Total: *[1-9]' /proc/meminfo ||
+    dpb_fail "no hugepages reserved; run scripts/setup.sh"
+  PREFIXES+=("dpbt$tag")
+  mkdir -p "$DPB_STATE"
+  "$DPB_DAEMON" --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" --metrics off \
+    --lcores 0,1 -- --file-prefix "dpbt$tag" -m 256 >>"$DPB_WORK/daemon.log" 2>&1 &
+  DPB_DAEMON_PID=$!
+  local _
+  for _ in $(seq 150); do
+    dpb_ctl show >/dev/null 2>&1 && return 0
+    kill -0 "$DPB_DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  DPB_DAEMON_PID=''
+  dpb_fail "dpbridge (hugepages) did not start within 15 s"
+}
+
+# testpmd with two virtio-user ports, fed commands from a FIFO so that the test decides
+# when to send and when to read counters. Usage: start_testpmd NAME VDEV0 VDEV1
+start_testpmd() {
+  local name=$1 vdev0=$2 vdev1=$3
+  command -v dpdk-testpmd >/dev/null || dpb_fail "dpdk-testpmd not installed (package dpdk)"
+  PREFIXES+=("dpbg$tag$name")
+  mkfifo "$DPB_WORK/$name.in"
+  # The generator's forwarding lcore is core 0; the switch's PMD owns core 1.
+  stdbuf -oL dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments \
+    --file-prefix "dpbg$tag$name" -m 256 --log-level='*:warning' \
+    --vdev "$vdev0" --vdev "$vdev1" -- -i --forward-mode=rxonly --nb-cores=1 \
+    --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 \
+    <"$DPB_WORK/$name.in" >"$DPB_WORK/$name.log" 2>&1 &
+  TESTPMD_PID=$!
+  PEER_PIDS+=("$TESTPMD_PID")
+  eval "exec {${name}_fd}>\"\$DPB_WORK/\$name.in\""
+}
+
+testpmd_cmd() {
+  local name=$1
+  shift
+  local fd_var="${name}_fd"
+  echo "$*" >&"${!fd_var}"
+}
+
+# testpmd's RX or TX packet count of a port: testpmd_count NAME PORT RX|TX
+testpmd_count() {
+  local name=$1 port=$2 what=$3 before
+  before=$(grep -c 'RX-packets' "$DPB_WORK/$name.log" || true)
+  testpmd_cmd "$name" "show port stats $port"
+  local _
+  for _ in $(seq 50); do
+    (($(grep -c 'RX-packets' "$DPB_WORK/$name.log" || true) > before)) && break
+    sleep 0.1
+  done
+  grep "$what-packets" "$DPB_WORK/$name.log" | tail -n 1 | awk '{print $2}'
+}
+
+case_tap_netns() {
+  dpb_start_daemon
+  local ns1="dpbt1-$tag" ns2="dpbt2-$tag"
+  dpb_track_netns "$ns1" "$ns2"
+  dpb_ctl attach "t1$tag" --netns "$ns1" --ip 198.18.10.1/24 --mac 02:00:00:00:10:01 >/dev/null
+  dpb_ctl attach "t2$tag" --netns "$ns2" --ip 198.18.10.2/24 --mac 02:00:00:00:10:02 >/dev/null
+  dpb_ping "$ns1" 198.18.10.2
+  dpb_ping "$ns2" 198.18.10.1
+  dpb_pass "ping across two TAP ports"
+
+  [[ $(fdb_port 02:00:00:00:10:01) == "t1$tag" ]] || dpb_fail "FDB: 02:00:00:00:10:01 not on t1$tag"
+  [[ $(fdb_port 02:00:00:00:10:02) == "t2$tag" ]] || dpb_fail "FDB: 02:00:00:00:10:02 not on t2$tag"
+  dpb_pass "FDB holds both MACs on the right ports"
+
+  # TCP: 4 MB through the switch, checked byte for byte on the far side.
+  local sent="$DPB_WORK/tcp.sent" got="$DPB_WORK/tcp.got"
+  head -c 4000000 /dev/urandom >"$sent"
+  ip netns exec "$ns2" timeout 30 python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.10.2", 5201)); s.listen(1); c, _ = s.accept()
+with open(sys.argv[1], "wb") as f:
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        f.write(b)' "$got" &
+  local server=$!
+  sleep 0.5
+  ip netns exec "$ns1" timeout 30 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("198.18.10.2", 5201), timeout=10)
+t = time.time(); s.sendall(open(sys.argv[1], "rb").read()); s.close()
+print("tcp: %.1f Mbit/s" % (4000000 * 8 / (time.time() - t) / 1e6))' "$sent"
+  wait "$server" || dpb_fail "TCP receiver failed"
+  cmp -s "$sent" "$got" || dpb_fail "TCP transfer through the switch corrupted or truncated"
+  dpb_pass "4 MB TCP transfer arrived intact"
+}
+
+case_vhost_testpmd() {
+  start_hugepage_daemon
+  dpb_ctl port add v0 --type vhost-user --path "$DPB_WORK/v0.sock" >/dev/null
+  dpb_ctl port add v1 --type vhost-user --path "$DPB_WORK/v1.sock" >/dev/null
+  start_testpmd gen \
+    "net_virtio_user0,path=$DPB_WORK/v0.sock,mac=02:00:00:00:00:01" \
+    "net_virtio_user1,path=$DPB_WORK/v1.sock,mac=02:00:00:00:00:02"
+  wait_link v0 up
+  wait_link v1 up
+  sleep 0.5
+  # Four bursts of 32 frames from each port, then receive only.
+  testpmd_cmd gen "start tx_first 4"
+  sleep 2
+  testpmd_cmd gen "stop"
+  local gen_tx0 gen_rx0 gen_tx1 gen_rx1
+  gen_tx0=$(testpmd_count gen 0 TX)
+  gen_rx0=$(testpmd_count gen 0 RX)
+  gen_tx1=$(testpmd_count gen 1 TX)
+  gen_rx1=$(testpmd_count gen 1 RX)
+  local v0_rx v0_tx v1_rx v1_tx
+  v0_rx=$(port_field v0 'p["counters"]["rx_packets"]')
+  v0_tx=$(port_field v0 'p["counters"]["tx_packets"]')
+  v1_rx=$(port_field v1 'p["counters"]["rx_packets"]')
+  v1_tx=$(port_field v1 'p["counters"]["tx_packets"]')
+  echo "testpmd: port0 tx $gen_tx0 rx $gen_rx0, port1 tx $gen_tx1 rx $gen_rx1;" \
+    "dpbridge: v0 rx $v0_rx tx $v0_tx, v1 rx $v1_rx tx $v1_tx"
+  [[ $gen_tx0 -eq 128 && $gen_tx1 -eq 128 ]] || dpb_fail "testpmd did not send 128 per port"
+  [[ $v0_rx -eq $gen_tx0 && $v1_rx -eq $gen_tx1 ]] || dpb_fail "switch RX != testpmd TX"
+  [[ $v1_tx -eq $v0_rx && $v0_tx -eq $v1_rx ]] || dpb_fail "switch TX != switch RX across"
+  [[ $gen_rx1 -eq $v1_tx && $gen_rx0 -eq $v0_tx ]] || dpb_fail "testpmd RX != switch TX"
+  dpb_pass "vhost-user: 128 frames each way, counts equal on both sides"
+  [[ $(fdb_port 02:00:00:00:00:01) == v0 && $(fdb_port 02:00:00:00:00:02) == v1 ]] ||
+    dpb_fail "FDB does not hold the generator's MACs on v0 and v1"
+  dpb_pass "vhost-user: FDB learned both peers"
+  testpmd_cmd gen "quit"
+}
+
+case_vhost_client() {
+  start_hugepage_daemon
+  local server_sock="$DPB_WORK/peer.sock"
+  dpb_ctl port add v1 --type vhost-user --path "$DPB_WORK/v1.sock" >/dev/null
+  # The peer owns c0's socket: virtio-user in server mode. dpbridge connects to it.
+  local vdev0="net_virtio_user0,path=$server_sock,server=1,mac=02:00:00:00:00:01"
+  local vdev1="net_virtio_user1,path=$DPB_WORK/v1.sock,mac=02:00:00:00:00:02"
+  start_testpmd gen1 "$vdev0" "$vdev1"
+  local _
+  for _ in $(seq 50); do [[ -S $server_sock ]] && break; sleep 0.1; done
+  dpb_ctl port add c0 --type vhost-user --client --path "$server_sock" >/dev/null
+  wait_link c0 up
+  wait_link v1 up
+  sleep 0.5
+  testpmd_cmd gen1 "start tx_first 2"
+  sleep 1
+  local before
+  before=$(port_field c0 'p["counters"]["rx_packets"]')
+  [[ $before -eq 64 ]] || dpb_fail "c0 received $before frames before the restart, expected 64"
+  dpb_pass "client port: traffic before the peer restart"
+
+  kill -9 "$TESTPMD_PID"
+  wait_link c0 down
+  dpb_pass "client port: peer death noticed (link down)"
+  rm -f "$server_sock" /dev/hugepages/"dpbg${tag}gen1"map_*
+  start_testpmd gen2 "$vdev0" "$vdev1"
+  wait_link c0 up
+  wait_link v1 up
+  sleep 0.5
+  testpmd_cmd gen2 "start tx_first 2"
+  sleep 1
+  local after
+  after=$(port_field c0 'p["counters"]["rx_packets"]')
+  echo "c0 rx before restart $before, after $after"
+  ((after >= before + 64)) || dpb_fail "no traffic on c0 after the peer came back"
+  local gen_rx1
+  gen_rx1=$(testpmd_count gen2 1 RX)
+  ((gen_rx1 >= 64)) || dpb_fail "the restarted peer received $gen_rx1 frames on port 1"
+  dpb_pass "client port: reconnected and forwarding without restarting dpbridge"
+  testpmd_cmd gen2 "quit"
+}
+
+case_veth_af_packet() {
+  dpb_start_daemon
+  local ns_veth="dpbv-$tag" ns_tap="dpbp-$tag" outer="dpbve$tag" inner="dpbvi$tag"
+  dpb_track_netns "$ns_veth" "$ns_tap"
+  ip netns add "$ns_veth"
+  ip link add "$outer" type veth peer name "$inner"
+  ip link set "$inner" netns "$ns_veth"
+  ip -n "$ns_veth" addr add 198.18.11.1/24 dev "$inner"
+  ip -n "$ns_veth" link set "$inner" up
+  ip -n "$ns_veth" link set lo up
+  ip link set "$outer" up
+  dpb_ctl port add "ap$tag" --type af-packet --iface "$outer" >/dev/null
+  dpb_ctl attach "tp$tag" --netns "$ns_tap" --ip 198.18.11.2/24 >/dev/null
+  dpb_ping "$ns_veth" 198.18.11.2
+  dpb_ping "$ns_tap" 198.18.11.1
+  dpb_pass "veth (af-packet) to TAP namespace: ping both ways"
+}
+
+case "$case_name" in
+  tap_netns) case_tap_netns ;;
+  vhost_testpmd) case_vhost_testpmd ;;
+  vhost_client) case_vhost_client ;;
+  veth_af_packet) case_veth_af_packet ;;
+  *) dpb_fail "unknown case $case_name" ;;
+esac
