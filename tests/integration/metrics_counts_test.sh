@@ -59,7 +59,8 @@ ctl() { "$ctl" --socket "$work/dpbridge.sock" "$@"; }
 # --- Start the daemon on a free metrics port ------------------------------------
 metrics_port=''
 for _ in 1 2 3; do
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
   mkdir -p "$work/state"
   "$daemon" --no-huge --socket "$work/dpbridge.sock" --state-dir "$work/state" \
     --metrics "127.0.0.1:$port" >"$work/daemon.log" 2>&1 &
@@ -113,7 +114,8 @@ done
 # Prints "name{labels} value" for this run's ports and the PMD packet counters.
 snapshot() {
   curl -sf "http://127.0.0.1:$metrics_port/metrics" |
-    grep -E "^dpbridge_(port_[a-z_]+\{port=\"($port_a|$port_b)\"|pmd_packets_total|control_requests_total)" |
+    grep -E -e "^dpbridge_(port_[a-z_]+\{port=\"($port_a|$port_b)\"|pmd_packets_total)" \
+      -e "^dpbridge_control_requests_total" |
     sort
 }
 

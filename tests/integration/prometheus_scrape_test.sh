@@ -17,14 +17,16 @@ build_dir=$(cd "$build_dir" && pwd)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-command -v prometheus >/dev/null || fail "prometheus not installed (Debian package prometheus; scripts/setup.sh installs it)"
+command -v prometheus >/dev/null ||
+  fail "prometheus not installed (Debian package prometheus; scripts/setup.sh installs it)"
 command -v curl >/dev/null || fail "curl not installed (scripts/setup.sh installs it)"
 command -v python3 >/dev/null || fail "python3 not installed (scripts/setup.sh installs it)"
 
 case $mode in
   daemon)
     target_bin=$build_dir/control/dpbridge
-    [[ -x $target_bin ]] || fail "$target_bin not built: this test scrapes the real daemon (build it with ninja -C $build_dir)"
+    [[ -x $target_bin ]] ||
+      fail "$target_bin not built: this test scrapes the real daemon (ninja -C $build_dir)"
     ;;
   fixture)
     target_bin=$build_dir/tests/metrics/dpbridge_metrics_fixture
@@ -53,7 +55,8 @@ trap cleanup EXIT
 # A port the kernel has just handed out; whoever binds it next may still lose a
 # race with another process, so each start below is retried on a new port.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # Waits up to $2 tenths of a second for `$1` (a command) to succeed.
@@ -156,7 +159,8 @@ import json, sys
 reply = json.load(sys.stdin)
 assert reply["status"] == "success", reply
 for series in reply["data"]["result"]:
-    labels = ",".join("%s=%s" % kv for kv in sorted(series["metric"].items()) if kv[0] not in ("instance", "job"))
+    labels = ",".join("%s=%s" % kv for kv in sorted(series["metric"].items())
+                      if kv[0] not in ("instance", "job"))
     print(labels, series["value"][1])'
 }
 
@@ -234,7 +238,8 @@ PY
     [[ $capacity =~ ^__name__=dpbridge_fdb_capacity\ [1-9][0-9]*$ ]] ||
       fail "dpbridge_fdb_capacity: got '$capacity'"
     echo "ok: $capacity"
-    expect_value 'dpbridge_fdb_entries{kind="learned"}' "__name__=dpbridge_fdb_entries,kind=learned 0"
+    expect_value 'dpbridge_fdb_entries{kind="learned"}' \
+      "__name__=dpbridge_fdb_entries,kind=learned 0"
     mbufs=$(query dpbridge_mbufs_capacity)
     [[ $mbufs =~ ^__name__=dpbridge_mbufs_capacity\ [1-9][0-9]*$ ]] ||
       fail "dpbridge_mbufs_capacity: got '$mbufs'"
@@ -246,7 +251,7 @@ esac
 first=$(query dpbridge_uptime_seconds)
 sleep 2.5
 second=$(query dpbridge_uptime_seconds)
-python3 -c 'import sys; a, b = (float(x.split()[-1]) for x in sys.argv[1:]); sys.exit(0 if b > a else 1)' \
+python3 -c 'import sys; a, b = (float(x.split()[-1]) for x in sys.argv[1:]); sys.exit(b <= a)' \
   "$first" "$second" || fail "dpbridge_uptime_seconds did not advance: '$first' then '$second'"
 echo "ok: dpbridge_uptime_seconds advanced (${first##* } -> ${second##* })"
 
