@@ -290,6 +290,10 @@ PortInfo Switch::Describe(const Port& port) const {
   info.learned_macs = fdb_->PortLearnedCount(port.index);
   info.mac_limit = fdb_->PortLimit(port.index);
   for (const auto& pmd : pmds_) info.counters.Accumulate(pmd->port_counters(port.index));
+  rte_eth_stats stats{};
+  if (rte_eth_stats_get(info.dpdk_port, &stats) == 0) {
+    info.driver = {stats.imissed, stats.rx_nombuf, stats.ierrors, stats.oerrors};
+  }
   return info;
 }
 

@@ -50,6 +50,15 @@ struct SwitchOptions {
   uint16_t tx_descriptors = 1024;
 };
 
+// The driver's own counters (rte_eth_stats) where they add to ours: frames
+// the NIC or the peer could not hand us, and errors below the switch.
+struct DriverStats {
+  uint64_t rx_missed = 0;   // dropped by the device: RX ring full
+  uint64_t rx_nombuf = 0;   // RX mbuf allocation failures
+  uint64_t rx_errors = 0;
+  uint64_t tx_errors = 0;
+};
+
 struct PortInfo {
   PortSpec spec;
   uint16_t index = kNoPort;        // dpbridge's port index (FDB, counters)
@@ -61,6 +70,7 @@ struct PortInfo {
   uint32_t learned_macs = 0;
   uint32_t mac_limit = 0;          // 0: none
   PortCountersSnapshot counters;   // summed over PMD threads
+  DriverStats driver;
 };
 
 struct FdbRow {

@@ -48,6 +48,15 @@ constexpr RowMetric<PortInfo> kPortMetrics[] = {
      MetricType::Gauge, [](const PortInfo& p) { return double(p.learned_macs); }},
     {"dpbridge_port_mac_limit", "Learned-address limit of the port; 0 means no limit.",
      MetricType::Gauge, [](const PortInfo& p) { return double(p.mac_limit); }},
+    {"dpbridge_port_driver_rx_missed_total",
+     "Frames the driver dropped before the switch saw them (RX ring full).",
+     MetricType::Counter, [](const PortInfo& p) { return double(p.driver.rx_missed); }},
+    {"dpbridge_port_driver_rx_nombuf_total", "RX mbuf allocation failures in the driver.",
+     MetricType::Counter, [](const PortInfo& p) { return double(p.driver.rx_nombuf); }},
+    {"dpbridge_port_driver_rx_errors_total", "Erroneous frames the driver received.",
+     MetricType::Counter, [](const PortInfo& p) { return double(p.driver.rx_errors); }},
+    {"dpbridge_port_driver_tx_errors_total", "Frames the driver failed to send.",
+     MetricType::Counter, [](const PortInfo& p) { return double(p.driver.tx_errors); }},
 };
 
 constexpr RowMetric<PmdStatsRow> kPmdMetrics[] = {

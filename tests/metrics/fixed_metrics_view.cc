@@ -32,6 +32,7 @@ MetricsView FixedMetricsView() {
   vhost.link_up = false;
   vhost.learned_macs = 0;
   vhost.mac_limit = 256;
+  vhost.driver = {.rx_missed = 17, .rx_nombuf = 2, .rx_errors = 0, .tx_errors = 5};
   vhost.counters.rx_packets = 5;
   vhost.counters.rx_bytes = 320;
   vhost.counters.tx_packets = 0;

@@ -133,6 +133,10 @@ TEST_F(MetricsScrapeTest, ServesPortCountersWithPortAndTypeLabels) {
   EXPECT_EQ(s.at(R"(dpbridge_port_tx_packets_total{port="vhost1",type="vhost-user"})"), "0");
   EXPECT_EQ(s.at(R"(dpbridge_port_link_up{port="vhost1",type="vhost-user"})"), "0");
   EXPECT_EQ(s.at(R"(dpbridge_port_mac_limit{port="vhost1",type="vhost-user"})"), "256");
+  EXPECT_EQ(s.at(R"(dpbridge_port_driver_rx_missed_total{port="vhost1",type="vhost-user"})"), "17");
+  EXPECT_EQ(s.at(R"(dpbridge_port_driver_rx_nombuf_total{port="vhost1",type="vhost-user"})"), "2");
+  EXPECT_EQ(s.at(R"(dpbridge_port_driver_tx_errors_total{port="vhost1",type="vhost-user"})"), "5");
+  EXPECT_EQ(s.at(R"(dpbridge_port_driver_rx_missed_total{port="tap0",type="tap"})"), "0");
 }
 
 TEST_F(MetricsScrapeTest, ServesEveryDropReasonOfEveryPort) {
