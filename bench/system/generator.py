@@ -8,11 +8,13 @@ frames the generator receives (both ports) as the frames the switch forwarded.
 Any class with the methods of TestpmdMacGenerator can replace it (see GENERATORS), e.g. a
 small DPDK program that varies MAC pairs for the many-flow cases.
 
-Limitation: testpmd's mac engine sends every frame of a port with one MAC pair, so this
-generator covers the two-MAC case only; the 1 K / 64 K pair cases need another generator
-(TODO(#6)).
+testpmd's mac engine sends every frame of a port with one MAC pair, so the many-flow cases
+(1 K and 64 K MAC pairs) use FlowgenGenerator, our own small DPDK program
+(bench/system/mac_flowgen.cc).
 """
 
+import re
+import time
 from pathlib import Path
 
 from testpmd import RunContext, Testpmd
@@ -67,4 +69,70 @@ class TestpmdMacGenerator:
         self.testpmd.stop()
 
 
-GENERATORS = {TestpmdMacGenerator.name: TestpmdMacGenerator}
+class FlowgenGenerator:
+    """bench/system/mac_flowgen: the same two virtio-user ports, N MAC pairs.
+
+    Every frame it receives goes back out of the port it came in on, rewritten with the next
+    pair: frames leaving port 0 carry (dst B_j, src A_j), frames leaving port 1 (dst A_j,
+    src B_j). The switch learns 2N addresses, never moves one, and looks up a different
+    entry for every frame. Its running totals come from its "stats" lines.
+    """
+
+    name = "flowgen"
+    STATS = re.compile(rb"stats rx=(\d+) busy_cycles=(\d+) hz=(\d+)")
+
+    def __init__(self, ctx: RunContext, sockets: list[Path], frame_size: int,
+                 main_core: int, fwd_core: int, pairs: int = 1, memory_mb: int = 512,
+                 build_dir: Path = Path("build")):
+        self.prefix = prefix = ctx.file_prefix("gen")
+        binary = build_dir / "bench" / "system" / "mac_flowgen"
+        if not binary.exists():
+            raise RuntimeError(f"{binary} is not built (scripts/build.sh)")
+        # The generator's loop runs on its main lcore: the forwarding core.
+        eal = [f"-l{fwd_core}", f"--main-lcore={fwd_core}", "--no-pci",
+               "--single-file-segments", f"--file-prefix={prefix}", f"-m{memory_mb}",
+               "--log-level=*:warning"]
+        for index, socket in enumerate(sockets):
+            eal.append(f"--vdev=net_virtio_user{index},path={socket},queues=1")
+        self.log = ctx.run_dir / f"flowgen-{prefix}.log"
+        self.proc = ctx.spawn([str(binary), *eal, "--", "--pairs", str(pairs), "--seconds", "0",
+                               "--size", str(frame_size)], self.log.name)
+        self.base = (0, 0)
+
+    def _totals(self) -> tuple[int, int, int]:
+        for _ in range(50):
+            if self.log.exists():
+                found = self.STATS.findall(self.log.read_bytes()[-4096:])
+                if found:
+                    return tuple(int(x) for x in found[-1])
+            time.sleep(0.1)
+        raise RuntimeError(f"mac_flowgen printed no statistics; see {self.log}")
+
+    def prime(self) -> None:
+        """mac_flowgen primes itself once both links are up."""
+        self._totals()
+
+    def clear_stats(self) -> None:
+        rx, busy, _ = self._totals()
+        self.base = (rx, busy)
+
+    def rx_packets(self) -> int:
+        return self._totals()[0] - self.base[0]
+
+    def busy_cycles(self) -> tuple[int, int, float]:
+        rx, busy, hz = self._totals()
+        return busy - self.base[1], rx - self.base[0], hz / 1e6
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - any failure to stop ends in a kill
+            self.proc.kill()
+
+
+GENERATORS = {TestpmdMacGenerator.name: TestpmdMacGenerator,
+              FlowgenGenerator.name: FlowgenGenerator}

@@ -13,14 +13,18 @@
 // lookup of the switch lands on a different entry.
 //
 // Usage: mac_flowgen EAL-ARGS -- [--pairs N] [--seconds S] [--prime P] [--size BYTES]
-// Prints one line per second ("second 3: 5.123 Mpps, busy 71.2%") and a
-// summary line ("flowgen: pairs=N median_mpps=... busy_pct=...").
+// Prints one line per second ("second 3: 5.123 Mpps, busy 71.2%"), every
+// 100 ms a line of running totals for scripts ("stats rx=R busy_cycles=B
+// hz=H"), and at the end a summary ("flowgen: pairs=N median_mpps=..."). With
+// --seconds 0 it runs until SIGINT or SIGTERM.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +34,7 @@
 namespace {
 
 constexpr uint16_t kBurst = 32;
+std::atomic<bool> stop_requested{false};
 constexpr uint64_t kMacA = 0x020000000000ull;
 constexpr uint64_t kMacB = 0x020100000000ull;
 
@@ -58,7 +63,7 @@ bool ParseOptions(int argc, char** argv, Options* options) {
       return false;
     }
     const long value = std::strtol(argv[++i], nullptr, 10);
-    if (value <= 0) {
+    if (value < 0 || (value == 0 && flag != "--seconds")) {
       std::fprintf(stderr, "mac_flowgen: %s must be a positive number\n", flag.c_str());
       return false;
     }
@@ -100,6 +105,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mac_flowgen: EAL initialisation failed\n");
     return 1;
   }
+  std::signal(SIGINT, [](int) { stop_requested = true; });
+  std::signal(SIGTERM, [](int) { stop_requested = true; });
   Options options;
   if (!ParseOptions(argc - eal_args, argv + eal_args, &options)) return 2;
   if (rte_eth_dev_count_avail() != 2) {
@@ -144,9 +151,10 @@ int main(int argc, char** argv) {
   const uint64_t hz = rte_get_tsc_hz();
   const uint64_t start = rte_rdtsc();
   uint64_t second_start = start, busy = 0, busy_total = 0, received_second = 0;
+  uint64_t received_total = 0, last_report = start;
   std::vector<double> mpps;
   rte_mbuf* frames[kBurst];
-  while (mpps.size() < options.seconds) {
+  while (!stop_requested && (options.seconds == 0 || mpps.size() < options.seconds)) {
     const uint64_t loop_start = rte_rdtsc();
     uint32_t moved = 0;
     for (uint16_t port = 0; port < 2; ++port) {
@@ -163,6 +171,14 @@ int main(int argc, char** argv) {
     const uint64_t now = rte_rdtsc();
     if (moved > 0) busy += now - loop_start;
     received_second += moved;
+    received_total += moved;
+    if (now - last_report >= hz / 10) {
+      std::printf("stats rx=%lu busy_cycles=%lu hz=%lu\n",
+                  static_cast<unsigned long>(received_total),
+                  static_cast<unsigned long>(busy_total + busy), static_cast<unsigned long>(hz));
+      std::fflush(stdout);
+      last_report = now;
+    }
     if (now - second_start >= hz) {
       const double seconds = static_cast<double>(now - second_start) / hz;
       mpps.push_back(received_second / seconds / 1e6);
@@ -177,6 +193,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<double> sorted = mpps;
+  if (sorted.empty()) sorted.push_back(0);
   std::sort(sorted.begin(), sorted.end());
   std::printf("flowgen: pairs=%u size=%u median_mpps=%.3f min_mpps=%.3f max_mpps=%.3f "
               "busy_pct=%.1f\n",

@@ -11,8 +11,8 @@ its own counters; the generator's busy share says whether the generator was the 
 
 Run it through bench/system/run.sh, whose trap is the backstop for cleanup.
 
-Limitation: only the two-MAC case; the 1 K / 64 K MAC-pair cases need a generator that
-varies addresses (TODO(#6)); add it to generator.GENERATORS.
+--flows 1,1024,65536 switches to the mac_flowgen generator and adds the many-flow cases:
+one table row per (frame size, MAC pairs, switch).
 """
 
 import argparse
@@ -113,9 +113,14 @@ def run_switch(ctx, switch, args, results, log) -> None:
     wait_for_quiet([], args.max_other_cpu, args.quiet_wait, log)
     try:
         sockets = switch.start()
-        for size in args.sizes:
-            gen = GENERATORS[args.generator](ctx, sockets, size, main_core=args.switch_core,
-                                             fwd_core=args.gen_core)
+        for size, flows in workloads(args):
+            if flows is None:
+                gen = GENERATORS[args.generator](ctx, sockets, size, main_core=args.switch_core,
+                                                 fwd_core=args.gen_core)
+            else:
+                gen = GENERATORS["flowgen"](ctx, sockets, size, main_core=args.switch_core,
+                                            fwd_core=args.gen_core, pairs=flows,
+                                            build_dir=Path(args.build_dir))
             try:
                 gen.prime()
                 time.sleep(args.warmup)
@@ -123,8 +128,8 @@ def run_switch(ctx, switch, args, results, log) -> None:
             finally:
                 gen.stop()
                 remove_dpdk_files(gen.prefix)
-            results.setdefault((switch.name, size), []).append(window)
-            log(f"  {switch.name:<11} {size:>5} B: median "
+            results.setdefault((switch.name, size, flows), []).append(window)
+            log(f"  {switch.name:<11} {size:>5} B {flows or 1:>6} pairs: median "
                 f"{statistics.median(window['all']):.2f} Mpps, "
                 f"{len(window['kept'])}/{len(window['all'])} samples kept (others used "
                 f"{' '.join(f'{x:.2f}' for x in window['other'])} cores)")
@@ -133,15 +138,20 @@ def run_switch(ctx, switch, args, results, log) -> None:
         remove_dpdk_files(switch.prefix)
 
 
+def workloads(args) -> list[tuple[int, int | None]]:
+    """(frame size, MAC pairs) to measure; pairs None means the default two-MAC generator."""
+    return [(size, flows) for size in args.sizes for flows in (args.flows or [None])]
+
+
 def summarise(results: dict, args, skipped: dict) -> str:
-    """The markdown report: machine, command, one table row per (frame size, switch)."""
+    """The markdown report: machine, command, one row per (frame size, MAC pairs, switch)."""
     rows = {}
-    for (name, size), windows in results.items():
+    for key, windows in results.items():
         kept = [x for w in windows for x in w["kept"]]
         every = [x for w in windows for x in w["all"]]
         noisy = len(kept) < 3
         samples = every if noisy else kept
-        rows[(name, size)] = {
+        rows[key] = {
             "median": statistics.median(samples), "min": min(samples), "max": max(samples),
             "kept": f"{len(kept)}/{len(every)}" + (" (all used: host busy)" if noisy else ""),
             "switch_cpp": median_of(w["switch_cpp"] for w in windows),
@@ -149,21 +159,22 @@ def summarise(results: dict, args, skipped: dict) -> str:
             "gen_cpp": median_of(w["gen_cpp"] for w in windows),
             "gen_busy": median_of(w["gen_busy"] for w in windows),
         }
-    lines = ["| Frame | Switch | Mpps median | min-max | 1 s samples kept | switch cycles/pkt "
-             "| switch busy | generator busy (cycles/pkt) | x OVS | x testpmd io | bottleneck |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for size in args.sizes:
+    lines = ["| Frame | MAC pairs | Switch | Mpps median | min-max | 1 s samples kept "
+             "| switch cycles/pkt | switch busy | generator busy (cycles/pkt) | x OVS "
+             "| x testpmd io | bottleneck |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for size, flows in workloads(args):
         for name in args.switches:
-            row = rows.get((name, size))
+            row = rows.get((name, size, flows))
             if not row:
                 continue
             lines.append(
-                f"| {size} B | {SWITCHES[name].label} | {row['median']:.2f} "
+                f"| {size} B | {flows or 1} | {SWITCHES[name].label} | {row['median']:.2f} "
                 f"| {row['min']:.2f}-{row['max']:.2f} | {row['kept']} "
                 f"| {fmt(row['switch_cpp'], '.0f')} | {fmt(row['switch_busy'], '.0%')} "
                 f"| {fmt(row['gen_busy'], '.0%')} ({fmt(row['gen_cpp'], '.0f')}) "
-                f"| {ratio(row, rows.get(('ovs', size)))} "
-                f"| {ratio(row, rows.get(('testpmd-io', size)))} | {bottleneck(row)} |")
+                f"| {ratio(row, rows.get(('ovs', size, flows)))} "
+                f"| {ratio(row, rows.get(('testpmd-io', size, flows)))} | {bottleneck(row)} |")
     notes = [f"- {name}: skipped, {reason}" for name, reason in skipped.items()]
     return "\n".join(header(args) + [""] + lines + [""] + notes + [""] + legend(args))
 
@@ -177,7 +188,7 @@ def header(args) -> list[str]:
         f"DPDK {package_version('dpdk')}, OVS {package_version('openvswitch-switch-dpdk')}.",
         "",
         f"Command: `bench/system/run.sh {' '.join(args.argv)}`; window {args.window} s, "
-        f"{args.rounds} round(s), generator `{args.generator}` on core {args.gen_core}, "
+        f"{args.rounds} round(s), generator `{'mac_flowgen' if args.flows else args.generator}` on core {args.gen_core}, "
         f"switch PMD on core {args.switch_core}.",
     ]
 
@@ -229,6 +240,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--switches", default="testpmd-io,ovs,dpbridge",
                         help="comma-separated, from: " + ",".join(SWITCHES))
     parser.add_argument("--generator", default="testpmd-mac", choices=sorted(GENERATORS))
+    parser.add_argument("--flows", default="",
+                        help="MAC pairs, e.g. 1,1024,65536: use mac_flowgen (default: testpmd "
+                        "mac, two MACs)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds before a window (3)")
     parser.add_argument("--switch-core", type=int, default=1, help="switch PMD core (1)")
     parser.add_argument("--gen-core", type=int, default=0, help="generator forwarding core (0)")
@@ -242,6 +256,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.argv = argv[:-2] if argv[-2:-1] == ["--run-dir"] else argv
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.flows = [int(f) for f in args.flows.split(",") if f]
     args.switches = [s for s in args.switches.split(",") if s]
     unknown = [s for s in args.switches if s not in SWITCHES]
     if unknown:
