@@ -89,8 +89,8 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   if (valid == 0) return;
 
   // Look up sources and destinations in bulk.
-  table_.LookupSources(src_keys_.data(), valid, in_port, now_s, src_ports_.data());
-  table_.LookupDestinations(dst_keys_.data(), valid, dst_ports_.data());
+  table_.LookupBurst(src_keys_.data(), dst_keys_.data(), valid, in_port, now_s,
+                     src_ports_.data(), dst_ports_.data());
 
   // Ask the FDB's owner to learn new and moved sources.
   uint64_t last_requested = 0;

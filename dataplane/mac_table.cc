@@ -103,49 +103,77 @@ size_t MacTable::BucketOf(uint64_t key_bits) const noexcept {
 }
 
 template <bool kTouch>
+uint16_t MacTable::Probe(size_t home, uint64_t want, uint16_t in_port,
+                         uint32_t now_s) const noexcept {
+  // The zero key (VLAN 0, all-zero MAC) is never stored; without this test it
+  // would match the first never-used slot and read its stale port.
+  if (want == kEmptyKey) return kNoPort;
+  for (uint32_t probe = 0; probe < kMaxProbeBuckets; ++probe) {
+    Bucket& bucket = buckets_[(home + probe) & bucket_mask_];
+    bool chain_ends = false;
+    for (Entry& e : bucket.entries) {
+      const uint64_t seen = e.key.load(std::memory_order_acquire);
+      if (seen == want) {
+        const uint32_t meta = e.meta.load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (e.key.load(std::memory_order_relaxed) != want) return kNoPort;
+        const uint16_t port = MetaPort(meta);
+        if constexpr (kTouch) {
+          if (port == in_port && e.last_seen_s.load(std::memory_order_relaxed) != now_s) {
+            e.last_seen_s.store(now_s, std::memory_order_relaxed);
+          }
+        }
+        return port;
+      }
+      chain_ends |= seen == kEmptyKey;
+    }
+    if (chain_ends) return kNoPort;
+  }
+  return kNoPort;
+}
+
+template <bool kTouch>
 void MacTable::Lookup(const FdbKey* keys, uint32_t count, uint16_t in_port, uint32_t now_s,
                       uint16_t* ports_out) const noexcept {
-  // Stage 1: hash every key and prefetch its home bucket.
   constexpr uint32_t kChunk = 64;
   size_t home[kChunk];
   for (uint32_t base = 0; base < count; base += kChunk) {
     const uint32_t n = std::min(kChunk, count - base);
+    // Hash every key and prefetch its home bucket, then probe: most keys end
+    // in their home bucket, by then on its way from memory.
     for (uint32_t i = 0; i < n; ++i) {
       home[i] = BucketOf(keys[base + i].bits());
       Prefetch(&buckets_[home[i]]);
     }
-
-    // Stage 2: probe. Most keys end in their home bucket.
     for (uint32_t i = 0; i < n; ++i) {
-      const uint64_t want = keys[base + i].bits();
-      uint16_t port = kNoPort;
-      // The zero key (VLAN 0, all-zero MAC) is never stored; without this
-      // test it would match the first never-used slot and read its stale port.
-      for (uint32_t probe = 0; want != kEmptyKey && probe < kMaxProbeBuckets; ++probe) {
-        Bucket& bucket = buckets_[(home[i] + probe) & bucket_mask_];
-        bool chain_ends = false;
-        for (Entry& e : bucket.entries) {
-          const uint64_t seen = e.key.load(std::memory_order_acquire);
-          if (seen == want) {
-            const uint32_t meta = e.meta.load(std::memory_order_relaxed);
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (e.key.load(std::memory_order_relaxed) == want) {
-              port = MetaPort(meta);
-              if constexpr (kTouch) {
-                if (port == in_port &&
-                    e.last_seen_s.load(std::memory_order_relaxed) != now_s) {
-                  e.last_seen_s.store(now_s, std::memory_order_relaxed);
-                }
-              }
-            }
-            chain_ends = true;
-            break;
-          }
-          chain_ends |= seen == kEmptyKey;
-        }
-        if (chain_ends) break;
-      }
-      ports_out[base + i] = port;
+      ports_out[base + i] = Probe<kTouch>(home[i], keys[base + i].bits(), in_port, now_s);
+    }
+  }
+}
+
+void MacTable::LookupBurst(const FdbKey* sources, const FdbKey* destinations, uint32_t count,
+                           uint16_t in_port, uint32_t now_s, uint16_t* source_ports_out,
+                           uint16_t* destination_ports_out) noexcept {
+  // Both keys of every frame are in flight before the first probe: with many
+  // addresses each lookup misses the cache, and the misses overlap.
+  constexpr uint32_t kChunk = 32;
+  size_t source_home[kChunk];
+  size_t destination_home[kChunk];
+  for (uint32_t base = 0; base < count; base += kChunk) {
+    const uint32_t n = std::min(kChunk, count - base);
+    for (uint32_t i = 0; i < n; ++i) {
+      destination_home[i] = BucketOf(destinations[base + i].bits());
+      Prefetch(&buckets_[destination_home[i]]);
+      source_home[i] = BucketOf(sources[base + i].bits());
+      Prefetch(&buckets_[source_home[i]]);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      source_ports_out[base + i] =
+          Probe<true>(source_home[i], sources[base + i].bits(), in_port, now_s);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      destination_ports_out[base + i] =
+          Probe<false>(destination_home[i], destinations[base + i].bits(), kNoPort, 0);
     }
   }
 }

@@ -102,6 +102,13 @@ class MacTable {
   void LookupSources(const FdbKey* keys, uint32_t count, uint16_t in_port,
                      uint32_t now_s, uint16_t* ports_out) noexcept;
 
+  // Both lookups of a burst at once: LookupSources() of `sources` and
+  // LookupDestinations() of `destinations`, with every bucket prefetched
+  // before the first is read.
+  void LookupBurst(const FdbKey* sources, const FdbKey* destinations, uint32_t count,
+                   uint16_t in_port, uint32_t now_s, uint16_t* source_ports_out,
+                   uint16_t* destination_ports_out) noexcept;
+
   // --- Writer side: the owning thread only. ---
 
   // Learns `key` on `port`, moving it if it was learned elsewhere.
@@ -156,6 +163,9 @@ class MacTable {
   void Insert(Entry* slot, uint64_t key_bits, uint16_t port, bool is_static,
               uint32_t now_s);
   void Erase(Bucket* bucket, Entry* entry);
+  template <bool kTouch>
+  [[nodiscard]] uint16_t Probe(size_t home, uint64_t want, uint16_t in_port,
+                               uint32_t now_s) const noexcept;
   template <bool kTouch>
   void Lookup(const FdbKey* keys, uint32_t count, uint16_t in_port, uint32_t now_s,
               uint16_t* ports_out) const noexcept;
