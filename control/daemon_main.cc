@@ -67,7 +67,12 @@ int Run(const DaemonOptions& options) {
   const int signal_fd = OpenSignalFd();
   if (signal_fd < 0) return Fail("cannot create a signalfd");
 
-  std::vector<std::string> eal_args = BuildEalArgs(options);
+  // A saved PCI port needs the EAL to probe PCI devices.
+  DaemonOptions eal_options = options;
+  for (const PortSpec& spec : state.value().ports) {
+    eal_options.allow_pci = eal_options.allow_pci || spec.type == PortType::kPci;
+  }
+  std::vector<std::string> eal_args = BuildEalArgs(eal_options);
   std::string joined;
   for (const std::string& arg : eal_args) joined += " " + arg;
   daemon_log.Log(LogLevel::kInfo, "starting EAL:%s", joined.c_str());

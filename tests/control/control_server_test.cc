@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "control_client.h"
+#include "temp_dir.h"
 
 namespace dpbridge {
 namespace {
@@ -24,10 +25,6 @@ using nlohmann::json;
 class ControlServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/dpbridge-server-test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    path_ = dir_ + "/ctl.sock";
     Result<std::unique_ptr<ControlServer>> server = ControlServer::Listen(path_);
     ASSERT_TRUE(server.ok()) << server.message();
     server_ = std::move(server.value());
@@ -35,10 +32,7 @@ class ControlServerTest : public ::testing::Test {
       observed_.push_back(std::string(command) + (ok ? ":ok" : ":error"));
     });
   }
-  void TearDown() override {
-    server_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { server_.reset(); }
 
   // Echoes the request's args, or fails for command "fail"; throws for "throw".
   Result<json> Handle(const Request& request) {
@@ -102,8 +96,9 @@ class ControlServerTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
-  std::string path_;
+  TempDir temp_;
+  const std::string dir_ = temp_.path();
+  const std::string path_ = dir_ + "/ctl.sock";
   std::unique_ptr<ControlServer> server_;
   std::vector<std::string> observed_;
 };

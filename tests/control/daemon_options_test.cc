@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.h"
+
 namespace dpbridge {
 namespace {
 
@@ -17,17 +19,8 @@ namespace fs = std::filesystem;
 
 class DaemonOptionsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/dpbridge-options-test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
+    return temp_.Write(name, text);
   }
 
   std::optional<DaemonOptions> Parse(std::vector<std::string> args, int* exit_code) {
@@ -37,7 +30,8 @@ class DaemonOptionsTest : public ::testing::Test {
     return ParseDaemonCommandLine(static_cast<int>(argv.size()), argv.data(), exit_code);
   }
 
-  std::string dir_;
+  TempDir temp_;
+  const std::string dir_ = temp_.path();
 };
 
 bool Contains(const std::vector<std::string>& args, const std::string& arg) {

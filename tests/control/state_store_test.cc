@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "temp_dir.h"
+
 namespace dpbridge {
 namespace {
 
@@ -19,16 +21,7 @@ namespace fs = std::filesystem;
 
 class StateStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/dpbridge-state-test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  void WriteFile(const std::string& text) {
-    std::ofstream(dir_ + "/state.json") << text;
-  }
+  void WriteFile(const std::string& text) { temp_.Write("state.json", text); }
   std::string ReadFile() {
     std::stringstream text;
     text << std::ifstream(dir_ + "/state.json").rdbuf();
@@ -64,7 +57,8 @@ class StateStoreTest : public ::testing::Test {
     return state;
   }
 
-  std::string dir_;
+  TempDir temp_;
+  const std::string dir_ = temp_.path();
 };
 
 void ExpectSame(const SavedState& a, const SavedState& b) {
