@@ -29,9 +29,12 @@ constexpr auto kAckTimeout = std::chrono::seconds(2);
 constexpr uint64_t kLinkPollIntervalMs = 100;
 constexpr size_t kLearnBatch = 256;
 constexpr size_t kMaxLearnsPerTick = 65536;
-// Aging visits 1/256 of the table per tick: a tick every few milliseconds
-// sweeps the whole table about once a second.
-constexpr uint32_t kAgeSlices = 256;
+// Aging sweeps the whole table once per quarter of the aging time, between a
+// quarter second and ten seconds: an entry leaves at most that late, and an
+// idle switch with the default 300 s does not stream 32 MB through the cache
+// every second (the cost of a fixed per-tick slice, measured as 5% of a core).
+constexpr uint64_t kMinSweepMs = 250;
+constexpr uint64_t kMaxSweepMs = 10000;
 
 // Set by DPDK's interrupt thread on a link event of any port; the control
 // thread polls link states at its next tick instead of waiting for the timer.
@@ -486,13 +489,29 @@ void Switch::PollLinks() {
   }
 }
 
-void Switch::Tick() {
-  DrainLearnRequests();
-  const uint32_t slice = static_cast<uint32_t>(fdb_->bucket_count() / kAgeSlices) + 1;
-  if (const size_t aged = fdb_->Age(NowSeconds(), slice); aged > 0) {
+void Switch::Age(uint64_t now_ms) {
+  const uint64_t elapsed_ms = std::min<uint64_t>(now_ms - last_age_ms_, kMaxSweepMs);
+  last_age_ms_ = now_ms;
+  if (fdb_->Stats().learned_entries == 0) {
+    age_credit_ = 0;
+    return;
+  }
+  const uint64_t sweep_ms =
+      std::clamp<uint64_t>(uint64_t{fdb_->aging_time_s()} * 1000 / 4, kMinSweepMs, kMaxSweepMs);
+  // Buckets owed since the last tick, in thousandths so that short ticks add up.
+  age_credit_ += fdb_->bucket_count() * 1000 * elapsed_ms / sweep_ms;
+  const uint64_t visits = age_credit_ / 1000;
+  if (visits == 0) return;
+  age_credit_ -= visits * 1000;
+  if (const size_t aged = fdb_->Age(NowSeconds(), static_cast<uint32_t>(visits)); aged > 0) {
     fdb_log.Log(LogLevel::kDebug, "fdb: %zu entries aged out", aged);
   }
+}
+
+void Switch::Tick() {
+  DrainLearnRequests();
   const uint64_t now_ms = NowMs();
+  Age(now_ms);
   if (link_event.exchange(false, std::memory_order_acquire) ||
       now_ms - last_link_poll_ms_ >= kLinkPollIntervalMs) {
     last_link_poll_ms_ = now_ms;

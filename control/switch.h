@@ -150,6 +150,8 @@ class Switch {
   [[nodiscard]] Port* Lookup(const std::string& name) const;
   [[nodiscard]] PortInfo Describe(const Port& port) const;
   void DrainLearnRequests();
+  // Ages the FDB by the slice owed since the last call (see switch.cc).
+  void Age(uint64_t now_ms);
   void PollLinks();
   void RefreshMetricsView();
   void Event(const std::string& text);
@@ -163,7 +165,8 @@ class Switch {
   uint32_t next_generation_ = 1;
   uint32_t default_mac_limit_ = 0;
   uint64_t last_link_poll_ms_ = 0;
-  uint64_t last_view_ms_ = 0;
+  uint64_t last_age_ms_ = 0;
+  uint64_t age_credit_ = 0;
   std::function<void(const std::string&)> event_callback_;
 
   mutable std::mutex view_mutex_;

@@ -61,13 +61,6 @@ struct MacTable::Entry {
 
 struct alignas(64) MacTable::Bucket {
   Entry entries[kEntriesPerBucket];
-
-  [[nodiscard]] bool HasNeverUsedSlot() const noexcept {
-    for (const Entry& e : entries) {
-      if (e.key.load(std::memory_order_relaxed) == kEmptyKey) return true;
-    }
-    return false;
-  }
 };
 
 MacTable::MacTable(const MacTableConfig& config)
@@ -95,10 +88,12 @@ MacTable::~MacTable() {
 size_t MacTable::memory_size() const { return bucket_count() * sizeof(Bucket); }
 
 size_t MacTable::BucketOf(uint64_t key_bits) const noexcept {
-  // Fibonacci hashing: the multiply mixes the low (NIC-specific) MAC octets
-  // into the high bits we keep. A table of one bucket shifts by 64, which C++
-  // leaves undefined, so it is masked instead.
-  const uint64_t mixed = key_bits * 0x9E3779B97F4A7C15ull;
+  // Multiplicative hashing of the folded key: the fold brings the OUI and the
+  // VLAN into the low bits, the multiply spreads every bit into the high bits
+  // we keep. The constant is not the golden ratio, so that addresses numbered
+  // in golden-ratio steps (a common way to scatter test keys) do not cluster.
+  // A table of one bucket shifts by 64, which C++ leaves undefined.
+  const uint64_t mixed = (key_bits ^ (key_bits >> 24)) * 0xd6e8feb86659fd93ull;
   return hash_shift_ >= 64 ? 0 : (mixed >> hash_shift_) & bucket_mask_;
 }
 
@@ -220,7 +215,10 @@ MacTable::Entry* MacTable::FindFreeSlot(uint64_t key_bits) const noexcept {
 void MacTable::Insert(Entry* slot, uint64_t key_bits, uint16_t port, bool is_static,
                       uint32_t now_s) {
   // Publish the port and stamp before the key: a reader that sees the key
-  // sees the data that belongs to it.
+  // sees the data that belongs to it. The fence keeps an earlier tombstone in
+  // this slot visible before the new data, so a reader still holding the old
+  // key sees the key change when it checks again.
+  std::atomic_thread_fence(std::memory_order_release);
   slot->meta.store(PackMeta(port, is_static), std::memory_order_relaxed);
   slot->last_seen_s.store(now_s, std::memory_order_relaxed);
   slot->key.store(key_bits, std::memory_order_release);
@@ -240,10 +238,45 @@ void MacTable::Erase(Bucket* bucket, Entry* entry) {
     Drop(learned_entries_);
     --port_learned_[MetaPort(meta)];
   }
-  // A bucket with a never-used slot ends every probe chain that reaches it,
-  // so no chain runs through it and the slot can become empty again.
-  const uint64_t mark = bucket->HasNeverUsedSlot() ? kEmptyKey : kTombstoneKey;
-  entry->key.store(mark, std::memory_order_release);
+  const uint64_t key_bits = entry->key.load(std::memory_order_relaxed);
+  entry->key.store(kTombstoneKey, std::memory_order_release);
+
+  // The erased key's probe chain ran from its home bucket to this one; each
+  // of those buckets may now lie on no live key's chain, and its tombstones
+  // can become empty slots again (which ends misses early).
+  const size_t here = static_cast<size_t>(bucket - buckets_);
+  const size_t home = BucketOf(key_bits);
+  for (size_t distance = 0;; ++distance) {
+    ReclaimTombstones((here - distance) & bucket_mask_);
+    if (((here - distance) & bucket_mask_) == home || distance + 1 >= kMaxProbeBuckets) break;
+  }
+}
+
+void MacTable::ReclaimTombstones(size_t index) {
+  // Invariant: no live key's chain (home bucket up to its own bucket) passes
+  // over a bucket with an empty slot, because insertion takes the first free
+  // slot. So the tombstones of `index` may be emptied when no live key in the
+  // following buckets has its home at or before `index`; the scan stops at a
+  // bucket with an empty slot, beyond which no chain reaches back.
+  for (uint32_t distance = 1; distance < kMaxProbeBuckets; ++distance) {
+    const Bucket& next = buckets_[(index + distance) & bucket_mask_];
+    bool has_empty = false;
+    for (const Entry& e : next.entries) {
+      const uint64_t key = e.key.load(std::memory_order_relaxed);
+      if (key == kEmptyKey) {
+        has_empty = true;
+      } else if (key != kTombstoneKey &&
+                 ((index + distance - BucketOf(key)) & bucket_mask_) >= distance) {
+        return;  // this key's chain passes over `index`
+      }
+    }
+    if (has_empty) break;
+  }
+  for (Entry& e : buckets_[index].entries) {
+    if (e.key.load(std::memory_order_relaxed) == kTombstoneKey) {
+      e.key.store(kEmptyKey, std::memory_order_release);
+    }
+  }
 }
 
 LearnResult MacTable::Learn(FdbKey key, uint16_t port, uint32_t now_s) {
@@ -253,13 +286,18 @@ LearnResult MacTable::Learn(FdbKey key, uint16_t port, uint32_t now_s) {
   if (Entry* e = FindEntry(key.bits())) {
     const uint32_t meta = e->meta.load(std::memory_order_relaxed);
     if (MetaStatic(meta)) return LearnResult::kStaticKept;
-    e->last_seen_s.store(now_s, std::memory_order_relaxed);
     const uint16_t old_port = MetaPort(meta);
-    if (old_port == port) return LearnResult::kRefreshed;
+    if (old_port == port) {
+      e->last_seen_s.store(now_s, std::memory_order_relaxed);
+      return LearnResult::kRefreshed;
+    }
+    // A refused move leaves the entry as it was, stamp included, so that it
+    // ages on its old port.
     if (PortLimit(port) != 0 && port_learned_[port] >= PortLimit(port)) {
       Bump(rejected_limit_total_);
       return LearnResult::kPortLimit;
     }
+    e->last_seen_s.store(now_s, std::memory_order_relaxed);
     --port_learned_[old_port];
     ++port_learned_[port];
     e->meta.store(PackMeta(port, false), std::memory_order_release);
@@ -393,6 +431,16 @@ std::optional<FdbEntry> MacTable::Find(FdbKey key) const {
   const uint32_t meta = e->meta.load(std::memory_order_relaxed);
   return FdbEntry{key, MetaPort(meta), MetaStatic(meta),
                   e->last_seen_s.load(std::memory_order_relaxed)};
+}
+
+size_t MacTable::CountTombstones() const {
+  size_t count = 0;
+  for (size_t b = 0; b <= bucket_mask_; ++b) {
+    for (const Entry& e : buckets_[b].entries) {
+      count += e.key.load(std::memory_order_relaxed) == kTombstoneKey;
+    }
+  }
+  return count;
 }
 
 MacTableStats MacTable::Stats() const noexcept {
