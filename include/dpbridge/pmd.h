@@ -43,7 +43,7 @@ struct LearnRequest {
 
 struct PmdOptions {
   // Longest sleep of an idle PMD thread; 0 keeps it spinning.
-  uint32_t max_sleep_us = 500;
+  uint32_t max_sleep_us = 1000;
   // Empty iterations before the first sleep.
   uint32_t idle_spins_before_sleep = 512;
 };
