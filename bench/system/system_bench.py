@@ -107,12 +107,43 @@ def measure(switch, gen, window_s: int, max_other: float) -> dict:
     }
 
 
+def process_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system, all threads) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                parts = stat.read().rsplit(")", 1)[1].split()
+            total += int(parts[11]) + int(parts[12])
+        except (OSError, IndexError):
+            pass
+    return total / CLOCK_TICKS
+
+
+def measure_idle(ctx, switch, sockets, args, idle_results, log) -> None:
+    """CPU of the switch with its ports up (a generator connected) and no traffic."""
+    gen = GENERATORS[args.generator](ctx, sockets, 64, main_core=args.switch_core,
+                                     fwd_core=args.gen_core)
+    try:
+        time.sleep(3)  # links up, start-up work done
+        before, start = process_seconds(switch.pids()), time.monotonic()
+        time.sleep(args.idle)
+        cores = (process_seconds(switch.pids()) - before) / (time.monotonic() - start)
+    finally:
+        gen.stop()
+        remove_dpdk_files(gen.prefix)
+    idle_results.setdefault(switch.name, []).append(cores)
+    log(f"  {switch.name:<11} idle: {cores:.1%} of a core")
+
+
 def run_switch(ctx, switch, args, results, log) -> None:
     """Starts one switch, runs a window per frame size with a fresh generator, stops it."""
     # Wait before starting anything: a waiting switch and generator would burn both cores.
     wait_for_quiet([], args.max_other_cpu, args.quiet_wait, log)
     try:
         sockets = switch.start()
+        if args.idle:
+            measure_idle(ctx, switch, sockets, args, results.setdefault("idle", {}), log)
         for size, flows in workloads(args):
             if flows is None:
                 gen = GENERATORS[args.generator](ctx, sockets, size, main_core=args.switch_core,
@@ -146,6 +177,7 @@ def workloads(args) -> list[tuple[int, int | None]]:
 def summarise(results: dict, args, skipped: dict) -> str:
     """The markdown report: machine, command, one row per (frame size, MAC pairs, switch)."""
     rows = {}
+    idle = results.pop("idle", {})
     for key, windows in results.items():
         kept = [x for w in windows for x in w["kept"]]
         every = [x for w in windows for x in w["all"]]
@@ -175,6 +207,11 @@ def summarise(results: dict, args, skipped: dict) -> str:
                 f"| {fmt(row['gen_busy'], '.0%')} ({fmt(row['gen_cpp'], '.0f')}) "
                 f"| {ratio(row, rows.get(('ovs', size, flows)))} "
                 f"| {ratio(row, rows.get(('testpmd-io', size, flows)))} | {bottleneck(row)} |")
+    if idle:
+        lines += ["", "| Switch | idle CPU, ports up, no traffic (median, min-max) |",
+                  "|---|---|"]
+        lines += [f"| {SWITCHES[name].label} | {statistics.median(v):.1%} "
+                  f"({min(v):.1%}-{max(v):.1%}) |" for name, v in idle.items()]
     notes = [f"- {name}: skipped, {reason}" for name, reason in skipped.items()]
     return "\n".join(header(args) + [""] + lines + [""] + notes + [""] + legend(args))
 
@@ -243,6 +280,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--flows", default="",
                         help="MAC pairs, e.g. 1,1024,65536: use mac_flowgen (default: testpmd "
                         "mac, two MACs)")
+    parser.add_argument("--idle", type=float, default=10,
+                        help="seconds of idle-CPU measurement per switch and round; 0: none (10)")
     parser.add_argument("--warmup", type=float, default=3, help="seconds before a window (3)")
     parser.add_argument("--switch-core", type=int, default=1, help="switch PMD core (1)")
     parser.add_argument("--gen-core", type=int, default=0, help="generator forwarding core (0)")
