@@ -184,6 +184,21 @@ class StopAndJoin {
 
 // ---- Process and switch state ------------------------------------------------------------
 
+// How much resident memory may grow once warm. AddressSanitizer keeps freed memory in its
+// quarantine (256 MB by default), so under it RSS says nothing about leaks and is only shown.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+constexpr long kRssGrowthLimitKib = 4096;
+
 // Resident set size of this process, in KiB (VmRSS in /proc/self/status).
 long RssKib() {
   std::ifstream status("/proc/self/status");
@@ -558,7 +573,10 @@ TEST(Reliability, MacFloodStaysWithinCapacityAndLimitAndKnownAddressesStayUnicas
   EXPECT_EQ(stats1.learned_total - stats0.learned_total, kLimit);
   EXPECT_GT(stats1.rejected_limit_total - stats0.rejected_limit_total, kFloodFrames / 2);
   ASSERT_GT(phase1.rss_after_100k_kib, 0);
-  EXPECT_LT(rss_end - phase1.rss_after_100k_kib, 4096) << "RSS grew during the flood";
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_end - phase1.rss_after_100k_kib, kRssGrowthLimitKib)
+        << "RSS grew during the flood";
+  }
 
   // Phase 2: d has no limit and fills the table to its capacity.
   const FloodResult phase2 = flood("d", 0x0a, kFillFrames);
@@ -744,15 +762,17 @@ TEST(Reliability, SoakWithTrafficPortChurnAndFdbChurn) {
   stop = true;
   traffic.join();
 
-  // Stragglers: whatever the PMD still sent after the traffic thread stopped.
+  // Stragglers: whatever the PMD still sends after the traffic thread stopped. Done when
+  // every RX ring is empty and every frame is back in the pool (or after 5 s).
   EXPECT_TRUE(TickUntil(sw, [&] {
-    return rte_ring_count(Ring("a", "rx")) + rte_ring_count(Ring("b", "rx")) == 0;
-  }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  Drain(Ring("b", "tx"), [&](const rte_mbuf* f) { a_at_b += SourceOf(f) == kMacA; });
-  Drain(Ring("a", "tx"), [&](const rte_mbuf* f) { b_at_a += SourceOf(f) == kMacB; });
+    Drain(Ring("b", "tx"), [&](const rte_mbuf* f) { a_at_b += SourceOf(f) == kMacA; });
+    Drain(Ring("a", "tx"), [&](const rte_mbuf* f) { b_at_a += SourceOf(f) == kMacB; });
+    Drain(Ring("d", "tx"));
+    size_t queued = 0;
+    for (const char* name : {"a", "b", "d"}) queued += rte_ring_count(Ring(name, "rx"));
+    return queued == 0 && rte_mempool_in_use_count(pool) == pool_baseline;
+  })) << rte_mempool_in_use_count(pool) << " frames in use, " << pool_baseline << " before";
 
-  Drain(Ring("d", "tx"));
   const PortCountersSnapshot a = Counters(sw, "a");
   const PortCountersSnapshot b = Counters(sw, "b");
   const MacTableStats fdb = sw.Metrics().fdb;
@@ -793,7 +813,9 @@ TEST(Reliability, SoakWithTrafficPortChurnAndFdbChurn) {
   EXPECT_EQ(rte_mempool_in_use_count(pool), pool_baseline);
   EXPECT_EQ(sw.Metrics().mbufs_in_use, switch_mbufs_baseline);
   ASSERT_GT(rss_warm, 0);
-  EXPECT_LT(rss_end - rss_warm, 4096) << "RSS grew during the soak";
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_end - rss_warm, kRssGrowthLimitKib) << "RSS grew during the soak";
+  }
   EXPECT_LT(heap_end, heap_warm + 256 * 1024) << "DPDK heap grew during the soak";
   EXPECT_TRUE(sw.FdbDump("c").empty());
 
