@@ -133,14 +133,15 @@ class FrameReader {
       } else {
         want = 0;
       }
-      auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(segment, static_cast<uint16_t>(want)));
-      if (want > 0) std::memcpy(out, data_ + at_ + taken, want);
+      if (want > 0) {
+        char* out = rte_pktmbuf_append(segment, static_cast<uint16_t>(want));
+        std::memcpy(out, data_ + at_ + taken, want);
+      }
       taken += want;
       if (taken >= length && !first_segment) {
         const size_t pad = std::min<size_t>(padding - padded, rte_pktmbuf_tailroom(segment));
         if (pad > 0) {
-          auto* zeros = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(segment, static_cast<uint16_t>(pad)));
-          std::memset(zeros, 0, pad);
+          std::memset(rte_pktmbuf_append(segment, static_cast<uint16_t>(pad)), 0, pad);
           padded += pad;
         }
       }
