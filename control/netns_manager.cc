@@ -249,7 +249,23 @@ Result<std::function<bool()>> NetnsManager::MakeLinkProbe(const std::string& net
   });
   if (!status.ok()) return status;
 
-  std::function<bool()> probe = [inside, iface]() {
+  // The socket pins the namespace it was opened in: were it kept after
+  // `ip netns del`, the namespace and the TAP in it would live on unseen. So
+  // the probe first checks that the name still refers to the same namespace
+  // (same inode) and otherwise reports the link down for good and lets go.
+  struct stat info {};
+  if (stat(PathOf(netns).c_str(), &info) != 0) {
+    return Status::Error("namespace " + netns + ": vanished while attaching");
+  }
+  const ino_t namespace_inode = info.st_ino;
+  std::function<bool()> probe = [inside, iface, path = PathOf(netns),
+                                 namespace_inode]() mutable {
+    if (!inside) return false;
+    struct stat now {};
+    if (stat(path.c_str(), &now) != 0 || now.st_ino != namespace_inode) {
+      inside.reset();
+      return false;
+    }
     rtnl_link* link = nullptr;
     if (rtnl_link_get_kernel(inside.get(), 0, iface.c_str(), &link) < 0) return false;
     const bool up = (rtnl_link_get_flags(link) & IFF_UP) != 0 && rtnl_link_get_carrier(link) != 0;

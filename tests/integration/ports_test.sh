@@ -27,7 +27,8 @@ PREFIXES=()
 
 # Peer processes and hugepage files go before lib.sh's own cleanup.
 ports_cleanup() {
-  local pid prefix
+  local status=$? pid prefix
+  set +e
   for pid in "${PEER_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${PEER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   for prefix in "${PREFIXES[@]}"; do
@@ -35,6 +36,8 @@ ports_cleanup() {
     rm -rf /var/run/dpdk/"$prefix" 2>/dev/null || true
   done
   ip link del "dpbve$tag" 2>/dev/null || true
+  # dpb_cleanup exits with the status it finds in $?: the test's, not ours.
+  (exit "$status")
   dpb_cleanup
 }
 trap ports_cleanup EXIT
