@@ -69,6 +69,7 @@ Status CommandHandler::Save() {
     return Status::Error("applied but not saved: " + saved.message() +
                          "; the change is lost at restart unless the state directory is fixed");
   }
+  ctl_log.Log(LogLevel::kInfo, "config saved to %s", store_.path().c_str());
   return saved;
 }
 
