@@ -126,6 +126,24 @@ TEST_F(ControlServerTest, AnswersRequestsInOrderOnOneConnection) {
   EXPECT_EQ(observed_, (std::vector<std::string>{"a:ok", "fail:error", "b:ok"}));
 }
 
+TEST_F(ControlServerTest, AnswersABurstOfRequestsAllInOrder) {
+  // More requests than one round answers, sent before any reply is read: the
+  // rest wait in the input buffer and are answered as replies drain.
+  constexpr int kRequests = 200;
+  std::string burst;
+  for (int i = 0; i < kRequests; ++i) {
+    burst += "{\"command\":\"n\",\"args\":{\"i\":" + std::to_string(i) + "}}\n";
+  }
+  const int fd = Connect();
+  Send(fd, burst);
+  const std::vector<std::string> lines = Receive(fd, kRequests);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(json::parse(lines[i])["result"]["args"]["i"], i);
+  }
+  close(fd);
+}
+
 TEST_F(ControlServerTest, MalformedRequestGetsErrorAndClose) {
   const int fd = Connect();
   Send(fd, "this is not json\n{\"command\":\"never\"}\n");
