@@ -20,7 +20,9 @@ Logger ctl_log("ctl");
 
 json CountersJson(const PortCountersSnapshot& c) {
   json drops = json::object();
-  for (size_t i = 0; i < kDropReasonCount; ++i) drops[std::string(kDropReasonNames[i])] = c.drops[i];
+  for (size_t i = 0; i < kDropReasonCount; ++i) {
+    drops[std::string(kDropReasonNames[i])] = c.drops[i];
+  }
   return {{"rx_packets", c.rx_packets}, {"rx_bytes", c.rx_bytes},
           {"tx_packets", c.tx_packets}, {"tx_bytes", c.tx_bytes},
           {"flooded_packets", c.flooded_packets}, {"drops", drops},

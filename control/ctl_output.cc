@@ -56,8 +56,8 @@ void PrintShow(const json& result, std::ostream& out) {
   const json& settings = result["settings"];
   const json& fdb = result["fdb"];
   out << "dpbridge: " << result["ports"].size() << " ports; FDB " << Text(fdb["learned"])
-      << " learned + " << Text(fdb["static"]) << " static (max " << Text(settings["fdb_max_entries"])
-      << "); aging " << Text(settings["aging_time_s"]) << " s; default MAC limit "
+      << " learned + " << Text(fdb["static"]) << " static (max "
+      << Text(settings["fdb_max_entries"]) << "); aging " << Text(settings["aging_time_s"]) << " s; default MAC limit "
       << Limit(settings["default_mac_limit"]) << "\n";
   out << "state: " << Text(result["state_file"]) << "\n";
   if (result.contains("control")) {
@@ -177,7 +177,9 @@ void PrintHuman(const std::string& command, const json& result, std::ostream& ou
         << " kept (remove it with `dpbridgectl netns del " << Text(result["netns"]) << "`)\n";
     return;
   }
-  if (command == "netns.add") return void(out << "namespace " << Text(result["added"]) << " added\n");
+  if (command == "netns.add") {
+    return void(out << "namespace " << Text(result["added"]) << " added\n");
+  }
   if (command == "netns.del") {
     return void(out << "namespace " << Text(result["deleted"]) << " deleted\n");
   }

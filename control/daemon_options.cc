@@ -128,12 +128,16 @@ Status LoadConfigFile(const std::string& path, DaemonOptions* options) {
       status = ReadValue<std::string>(node, key, where, &level);
       if (status.ok()) {
         const std::optional<LogLevel> parsed = ParseLogLevel(level);
-        if (!parsed) status = Status::Error(where + ": log_level must be error, warning, info or debug");
+        if (!parsed) {
+          status = Status::Error(where + ": log_level must be error, warning, info or debug");
+        }
         if (parsed) options->log_level = *parsed;
       }
     } else if (key == "eal_args") {
       const toml::array* array = node.as_array();
-      if (array == nullptr) status = Status::Error(where + ": 'eal_args' must be a list of strings");
+      if (array == nullptr) {
+        status = Status::Error(where + ": 'eal_args' must be a list of strings");
+      }
       for (size_t i = 0; array != nullptr && i < array->size() && status.ok(); ++i) {
         std::string arg;
         status = ReadValue<std::string>((*array)[i], key, where, &arg);
@@ -227,7 +231,9 @@ std::optional<DaemonOptions> ParseDaemonCommandLine(int argc, char** argv, int* 
   if (no_huge) options.no_huge = true;
   if (!log_level.empty()) {
     const std::optional<LogLevel> parsed = ParseLogLevel(log_level);
-    if (!parsed) return fail("bad --log-level '" + log_level + "': use error, warning, info or debug");
+    if (!parsed) {
+      return fail("bad --log-level '" + log_level + "': use error, warning, info or debug");
+    }
     options.log_level = *parsed;
   }
   options.extra_eal_args.insert(options.extra_eal_args.end(), eal_args.begin(), eal_args.end());
@@ -257,7 +263,9 @@ std::vector<std::string> BuildEalArgs(const DaemonOptions& options) {
   } else {
     // vhost-user peers map our memory: one file per segment list keeps that cheap.
     args.push_back("--single-file-segments");
-    if (!options.hugepage_dir.empty()) args.insert(args.end(), {"--huge-dir", options.hugepage_dir});
+    if (!options.hugepage_dir.empty()) {
+      args.insert(args.end(), {"--huge-dir", options.hugepage_dir});
+    }
   }
   if (!options.allow_pci) args.push_back("--no-pci");
   // Raw arguments last: the EAL lets a later option override an earlier one.

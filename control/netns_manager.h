@@ -66,7 +66,8 @@ class NetnsManager {
   [[nodiscard]] std::string PathOf(const std::string& name) const { return run_dir_ + "/" + name; }
   [[nodiscard]] Status PrepareRunDir() const;
   // Runs `work` on a helper thread inside namespace `name`.
-  [[nodiscard]] Status RunInside(const std::string& name, const std::function<Status()>& work) const;
+  [[nodiscard]] Status RunInside(const std::string& name,
+                                 const std::function<Status()>& work) const;
 
   std::string run_dir_;
 };

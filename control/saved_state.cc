@@ -85,7 +85,9 @@ const json& ArrayOrEmpty(const json& object, const char* key, Status* status) {
   static const json kEmpty = json::array();
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return kEmpty;
-  if (!it->is_array() && status->ok()) *status = Status::Error(std::string(key) + ": must be a list");
+  if (!it->is_array() && status->ok()) {
+    *status = Status::Error(std::string(key) + ": must be a list");
+  }
   return it->is_array() ? *it : kEmpty;
 }
 

@@ -61,9 +61,9 @@ TEST(ReplyTest, RoundTripsResultsAndErrors) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed.value()["ports"], 2);
 
-  const std::string error = FormatError("port x: no such port; see `dpbridgectl port list`");
-  EXPECT_EQ(json::parse(error), (json{{"ok", false},
-                                      {"error", "port x: no such port; see `dpbridgectl port list`"}}));
+  const std::string message = "port x: no such port; see `dpbridgectl port list`";
+  const std::string error = FormatError(message);
+  EXPECT_EQ(json::parse(error), (json{{"ok", false}, {"error", message}}));
   parsed = ParseReply(error);
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.message(), "port x: no such port; see `dpbridgectl port list`");

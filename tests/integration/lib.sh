@@ -106,8 +106,9 @@ dpb_expect_error() {
   "$@" >"$DPB_WORK/out" 2>"$DPB_WORK/err" || status=$?
   [[ $status -eq $code ]] ||
     dpb_fail "'$*' exited $status, expected $code: $(head -c 300 "$DPB_WORK/err")"
-  [[ $(wc -l <"$DPB_WORK/err") -eq 1 ]] ||
-    dpb_fail "'$*' printed $(wc -l <"$DPB_WORK/err") stderr lines, expected one: $(cat "$DPB_WORK/err")"
+  local lines
+  lines=$(wc -l <"$DPB_WORK/err")
+  [[ $lines -eq 1 ]] || dpb_fail "'$*' printed $lines stderr lines, expected one: $(cat "$DPB_WORK/err")"
   grep -qF -- "$text" "$DPB_WORK/err" ||
     dpb_fail "'$*' said '$(cat "$DPB_WORK/err")', expected it to contain '$text'"
 }
