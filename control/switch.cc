@@ -121,6 +121,7 @@ Switch::~Switch() {
   }
   // The PMD threads are gone, so devices can go without a handshake.
   ports_.clear();
+  retiring_.clear();
   pmds_.clear();
   (void)rte_eth_dev_callback_unregister(RTE_ETH_ALL, RTE_ETH_EVENT_INTR_LSC, OnLinkEvent,
                                         nullptr);
@@ -144,6 +145,15 @@ Switch::Port* Switch::Lookup(const std::string& name) const {
 }
 
 Status Switch::PublishAndWait() {
+  Result<uint64_t> version = Publish();
+  if (!version.ok()) return version.status();
+  if (!WaitApplied(version.value())) {
+    return Status::Error("a PMD thread did not acknowledge the change within 2 s");
+  }
+  return {};
+}
+
+Result<uint64_t> Switch::Publish() {
   const uint64_t version = ++snapshot_version_;
   for (size_t p = 0; p < pmds_.size(); ++p) {
     auto snapshot = std::make_unique<PmdSnapshot>();
@@ -171,7 +181,17 @@ Status Switch::PublishAndWait() {
       return Status::Error("pmd " + std::to_string(p) + ": command queue full; retry");
     }
   }
+  return version;
+}
 
+bool Switch::Applied(uint64_t version) const {
+  for (const auto& pmd : pmds_) {
+    if (pmd->applied_version() < version) return false;
+  }
+  return true;
+}
+
+bool Switch::WaitApplied(uint64_t version) {
   // Manual mode: the caller's thread is the PMD thread, so adopting now is
   // the quiescent point.
   if (options_.pmd_lcores.empty()) {
@@ -179,23 +199,20 @@ Status Switch::PublishAndWait() {
       pmd->ApplyPendingCommands();
       pmd->ReclaimSnapshots();
     }
-    return {};
+    return true;
   }
-
   const auto deadline = std::chrono::steady_clock::now() + kAckTimeout;
-  for (auto& pmd : pmds_) {
-    while (pmd->applied_version() < version) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        pmd_log.Log(LogLevel::kError, "pmd %u: no acknowledgement of snapshot %lu in 2 s",
-                    pmd->id(), static_cast<unsigned long>(version));
-        return Status::Error("pmd " + std::to_string(pmd->id()) +
-                             " did not acknowledge the change within 2 s");
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
+  while (!Applied(version)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      pmd_log.Log(LogLevel::kWarning,
+                  "pmd: snapshot %lu not acknowledged within 2 s (PMD thread descheduled?)",
+                  static_cast<unsigned long>(version));
+      return false;
     }
-    pmd->ReclaimSnapshots();
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
-  return {};
+  for (auto& pmd : pmds_) pmd->ReclaimSnapshots();
+  return true;
 }
 
 Result<PortInfo> Switch::AddPort(const PortSpec& spec) {
@@ -206,8 +223,16 @@ Result<PortInfo> Switch::AddPort(const PortSpec& spec) {
     return Status::Error("port " + spec.name + " already exists; pick another name or " +
                          "`dpbridgectl port del " + spec.name + "` first");
   }
+  FinishRemovals();
   std::array<bool, kMaxPorts> used{};
   for (const auto& port : ports_) used[port->index] = true;
+  for (const auto& retiring : retiring_) {
+    used[retiring.port->index] = true;
+    if (retiring.port->spec.name == spec.name) {
+      return Status::Error("port " + spec.name + " is still being removed (a PMD thread has " +
+                           "not let go of it yet); retry in a moment");
+    }
+  }
   const auto free_index = std::find(used.begin(), used.end(), false);
   if (free_index == used.end() || ports_.size() >= RTE_MAX_ETHPORTS) {
     return Status::Error("port " + spec.name + ": no free port slot (at most " +
@@ -238,10 +263,13 @@ Result<PortInfo> Switch::AddPort(const PortSpec& spec) {
   Port* added = port.get();
   ports_.push_back(std::move(port));
 
-  if (Status status = PublishAndWait(); !status.ok()) {
-    // Undo only if no PMD thread can be using it: the failure was a full
-    // queue, before anything was published for this port.
-    return status;
+  if (Result<uint64_t> version = Publish(); !version.ok()) {
+    // Nothing names the port yet, so it can go at once.
+    ports_.pop_back();
+    return version.status();
+  } else {
+    // A late acknowledgement only delays when the port starts forwarding.
+    (void)WaitApplied(version.value());
   }
   Event("port " + spec.name + ": added (" + std::string(PortTypeName(spec.type)) + ", " +
         added->device->device_name() + ", " + std::to_string(added->device->rx_queues()) +
@@ -260,21 +288,47 @@ Status Switch::DelPort(const std::string& name) {
   std::unique_ptr<Port> port = std::move(*it);
   ports_.erase(it);
 
-  // Quiescence: once every PMD thread runs on a snapshot without the port,
-  // no packet in flight refers to it.
-  if (Status status = PublishAndWait(); !status.ok()) {
-    // Limitation: a PMD thread that does not answer keeps the device alive;
-    // it is leaked rather than closed under the thread's feet.
-    (void)port->device.release();
-    return status;
+  Result<uint64_t> version = Publish();
+  if (!version.ok()) {
+    ports_.push_back(std::move(port));
+    return version.status();
   }
+  // Quiescence: once every PMD thread runs on a snapshot without the port,
+  // no packet in flight refers to it. A PMD thread that the host has not
+  // scheduled for a while only delays the close: the port waits in retiring_
+  // and Tick() finishes the removal when the acknowledgement comes.
+  if (!WaitApplied(version.value())) {
+    port_log.Log(LogLevel::kWarning,
+                 "port %s: removal pending until every PMD thread has let go of it",
+                 name.c_str());
+    retiring_.push_back({std::move(port), version.value()});
+    RefreshMetricsView();
+    return {};
+  }
+  FinishRemoval(std::move(port));
+  RefreshMetricsView();
+  return {};
+}
+
+void Switch::FinishRemoval(std::unique_ptr<Port> port) {
   // Learn requests queued before the switch-over may still name the port.
   DrainLearnRequests();
   const size_t flushed = fdb_->FlushPort(port->index, true);
+  const std::string name = port->spec.name;
   port.reset();
   Event("port " + name + ": removed (" + std::to_string(flushed) + " FDB entries flushed)");
-  RefreshMetricsView();
-  return {};
+}
+
+void Switch::FinishRemovals() {
+  for (auto it = retiring_.begin(); it != retiring_.end();) {
+    if (Applied(it->version)) {
+      for (auto& pmd : pmds_) pmd->ReclaimSnapshots();
+      FinishRemoval(std::move(it->port));
+      it = retiring_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Switch::SetLinkProbe(const std::string& name, std::function<bool()> probe) {
@@ -453,7 +507,7 @@ void Switch::DrainLearnRequests() {
         if (result == LearnResult::kMoved && move_limit.Allow(&suppressed)) {
           const Port* from = previous && previous->port < kMaxPorts ? by_index[previous->port]
                                                                     : nullptr;
-          fdb_log.Log(LogLevel::kInfo, "fdb: %s vlan %u moved from port %s to port %s%s",
+          fdb_log.Log(LogLevel::kInfo, "%s vlan %u moved from port %s to port %s%s",
                       before.ToString().c_str(), request.key.vlan(),
                       from ? from->spec.name.c_str() : "?", port->spec.name.c_str(),
                       suppressed ? (" (" + std::to_string(suppressed) +
@@ -461,7 +515,7 @@ void Switch::DrainLearnRequests() {
                                  : "");
         } else if (result == LearnResult::kTableFull && full_limit.Allow(&suppressed)) {
           fdb_log.Log(LogLevel::kWarning,
-                      "fdb: table full (%u entries); new addresses are flooded, not learned",
+                      "table full (%u entries); new addresses are flooded, not learned",
                       fdb_->max_entries());
         } else if (result == LearnResult::kPortLimit && port_limit.Allow(&suppressed)) {
           fdb_log.Log(LogLevel::kWarning, "port %s: MAC limit %u reached; %s not learned",
@@ -504,12 +558,13 @@ void Switch::Age(uint64_t now_ms) {
   if (visits == 0) return;
   age_credit_ -= visits * 1000;
   if (const size_t aged = fdb_->Age(NowSeconds(), static_cast<uint32_t>(visits)); aged > 0) {
-    fdb_log.Log(LogLevel::kDebug, "fdb: %zu entries aged out", aged);
+    fdb_log.Log(LogLevel::kDebug, "%zu entries aged out", aged);
   }
 }
 
 void Switch::Tick() {
   DrainLearnRequests();
+  if (!retiring_.empty()) FinishRemovals();
   const uint64_t now_ms = NowMs();
   Age(now_ms);
   if (link_event.exchange(false, std::memory_order_acquire) ||

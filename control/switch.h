@@ -8,7 +8,11 @@
 // PmdSnapshot to every PMD thread; it is removed by publishing a snapshot
 // without it, waiting until every PMD thread has acknowledged (after which no
 // packet in flight touches it), then stopping, closing and removing the
-// device and flushing its FDB entries. Traffic on other ports never stops.
+// device and flushing its FDB entries. Traffic on other ports never stops. If
+// a PMD thread has not acknowledged within 2 s (the host did not schedule it),
+// DelPort() still returns at once: the port is gone from the configuration
+// and the snapshots, and Tick() closes the device when the acknowledgement
+// arrives; until then its name and index stay reserved.
 //
 // Tick() is the control thread's periodic work: it drains the PMD threads'
 // learn requests into the FDB, ages the FDB in bounded slices, follows link
@@ -147,6 +151,13 @@ class Switch {
   explicit Switch(const SwitchOptions& options);
   [[nodiscard]] Status Init();
   [[nodiscard]] Status PublishAndWait();
+  // Sends every PMD thread a snapshot of the current ports; returns its version.
+  [[nodiscard]] Result<uint64_t> Publish();
+  // Waits up to 2 s for every PMD thread to adopt `version`.
+  [[nodiscard]] bool WaitApplied(uint64_t version);
+  [[nodiscard]] bool Applied(uint64_t version) const;
+  void FinishRemoval(std::unique_ptr<Port> port);
+  void FinishRemovals();
   [[nodiscard]] Port* Lookup(const std::string& name) const;
   [[nodiscard]] PortInfo Describe(const Port& port) const;
   void DrainLearnRequests();
@@ -160,6 +171,13 @@ class Switch {
   std::unique_ptr<MacTable> fdb_;
   std::vector<std::unique_ptr<Pmd>> pmds_;
   std::vector<std::unique_ptr<Port>> ports_;
+  // Removed ports whose snapshot a PMD thread has not acknowledged yet; their
+  // devices close, and their indices free, once it has.
+  struct RetiringPort {
+    std::unique_ptr<Port> port;
+    uint64_t version = 0;
+  };
+  std::vector<RetiringPort> retiring_;
   rte_mempool* pool_ = nullptr;
   uint64_t snapshot_version_ = 0;
   uint32_t next_generation_ = 1;
