@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every dpbridge test: set-up, release build, all meson suites, then the unit suite again
-# under ASan + UBSan. Prints the failing tests with the end of their logs and ends with one line
+# Runs every dpbridge test: set-up, release build, all meson suites, then the unit suite and
+# the in-process integration tests again under ASan + UBSan (suites unit and sanitize), then
+# each libFuzzer target for a bounded time (scripts/fuzz.sh, suite fuzz). Prints the failing tests with the end of their logs and ends with one line
 # "N passed, N failed" (", N skipped" added when meson skipped some). Exits non-zero when
 # anything failed or no test ran.
 #
 # Usage: scripts/test.sh [--sanitize | --no-sanitize] [--time-limit S]
-#   --sanitize      run the ASan + UBSan unit suite (the default)
-#   --no-sanitize   skip it (release build and all suites only)
+#   --sanitize      run the ASan + UBSan suites and the fuzzers (the default)
+#   --no-sanitize   skip both (release build and all suites only)
 #   --time-limit S  global bound for set-up, builds and tests (default 4800 s; CI allows 5400)
 # Environment: BUILD_DIR (default build), ASAN_BUILD_DIR (default build-asan).
 #
@@ -85,9 +86,20 @@ if ((sanitize)); then
   if ((rc == 0)); then
     export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:halt_on_error=1:detect_leaks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
-    run_suites asan "$asan_build_dir" --suite unit --timeout-multiplier 3
+    run_suites asan "$asan_build_dir" --suite unit --suite sanitize --timeout-multiplier 3
   else
     step_failed "build ($asan_build_dir)" "sanitizer build failed" $rc
+  fi
+
+  # libFuzzer targets (clang, ASan + UBSan), each for DPBRIDGE_FUZZ_SECONDS (60) from the
+  # seed corpus in tests/fuzz/corpus.
+  echo "== test.sh: fuzz build (build-fuzz) =="
+  bounded bash scripts/fuzz.sh --build-only
+  rc=$?
+  if ((rc == 0)); then
+    run_suites fuzz build-fuzz --suite fuzz
+  else
+    step_failed "build (build-fuzz)" "clang fuzz build failed" $rc
   fi
 fi
 
@@ -98,7 +110,7 @@ work = sys.argv[1]
 passed = failed = skipped = 0
 failures = []  # (name, result, last log lines)
 
-for label in ("release", "asan"):
+for label in ("release", "asan", "fuzz"):
     log_path = os.path.join(work, label + ".json")
     if not os.path.exists(log_path):
         continue
