@@ -480,7 +480,7 @@ uint32_t Switch::PollPmds() {
   return received;
 }
 
-void Switch::DrainLearnRequests() {
+size_t Switch::DrainLearnRequests() {
   static RateLimit move_limit(10, 1000);
   static RateLimit full_limit(1, 10000);
   static RateLimit port_limit(5, 10000);
@@ -489,6 +489,7 @@ void Switch::DrainLearnRequests() {
   for (const auto& port : ports_) by_index[port->index] = port.get();
   const uint32_t now = NowSeconds();
   std::array<LearnRequest, kLearnBatch> batch;
+  size_t total = 0;
   for (auto& pmd : pmds_) {
     size_t handled = 0;
     while (handled < kMaxLearnsPerTick) {
@@ -524,10 +525,12 @@ void Switch::DrainLearnRequests() {
         }
       }
     }
+    total += handled;
   }
+  return total;
 }
 
-void Switch::PollLinks() {
+bool Switch::PollLinks() {
   bool changed = false;
   for (auto& port : ports_) {
     const bool up = port->link_probe ? port->link_probe() : port->device->DriverLinkUp();
@@ -541,6 +544,7 @@ void Switch::PollLinks() {
       port_log.Log(LogLevel::kError, "link change not applied: %s", status.message().c_str());
     }
   }
+  return changed;
 }
 
 void Switch::Age(uint64_t now_ms) {
@@ -562,18 +566,22 @@ void Switch::Age(uint64_t now_ms) {
   }
 }
 
-void Switch::Tick() {
-  DrainLearnRequests();
-  if (!retiring_.empty()) FinishRemovals();
+bool Switch::Tick() {
+  bool busy = DrainLearnRequests() > 0;
+  if (!retiring_.empty()) {
+    FinishRemovals();
+    busy = true;
+  }
   const uint64_t now_ms = NowMs();
   Age(now_ms);
   if (link_event.exchange(false, std::memory_order_acquire) ||
       now_ms - last_link_poll_ms_ >= kLinkPollIntervalMs) {
     last_link_poll_ms_ = now_ms;
-    PollLinks();
+    busy |= PollLinks();
     RefreshMetricsView();
   }
   for (auto& pmd : pmds_) pmd->ReclaimSnapshots();
+  return busy;
 }
 
 void Switch::RefreshMetricsView() {

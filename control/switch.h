@@ -137,7 +137,9 @@ class Switch {
   uint32_t PollPmds();
 
   // Periodic control work (learning, aging, link state, reclamation).
-  void Tick();
+  // Returns whether there was any (learn requests, link changes, pending
+  // removals), so that an idle caller may tick less often.
+  bool Tick();
 
   [[nodiscard]] MetricsView Metrics() const;
   [[nodiscard]] rte_mempool* mbuf_pool() const { return pool_; }
@@ -160,10 +162,12 @@ class Switch {
   void FinishRemovals();
   [[nodiscard]] Port* Lookup(const std::string& name) const;
   [[nodiscard]] PortInfo Describe(const Port& port) const;
-  void DrainLearnRequests();
+  // Returns how many learn requests it handled.
+  size_t DrainLearnRequests();
   // Ages the FDB by the slice owed since the last call (see switch.cc).
   void Age(uint64_t now_ms);
-  void PollLinks();
+  // Returns whether a link changed.
+  bool PollLinks();
   void RefreshMetricsView();
   void Event(const std::string& text);
 

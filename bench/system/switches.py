@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -201,8 +202,9 @@ class DpbridgeSwitch:
         return None
 
     def start(self) -> list[Path]:
-        state_dir = self.ctx.run_dir / "dpbridge-state"
-        state_dir.mkdir(exist_ok=True)
+        # A fresh state directory each start: the daemon restores saved ports, and each
+        # round must begin from an empty switch.
+        state_dir = Path(tempfile.mkdtemp(prefix="dpbridge-state-", dir=self.ctx.run_dir))
         cmd = [str(self.daemon), "--socket", str(self.control_socket),
                "--state-dir", str(state_dir), "--metrics", f"127.0.0.1:{free_tcp_port()}",
                "--lcores", f"{self.main_core},{self.pmd_core}", "--",

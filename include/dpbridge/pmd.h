@@ -42,8 +42,9 @@ struct LearnRequest {
 };
 
 struct PmdOptions {
-  // Longest sleep of an idle PMD thread; 0 keeps it spinning.
-  uint32_t max_sleep_us = 1000;
+  // Longest sleep of an idle PMD thread; 0 keeps it spinning. After a second
+  // without a packet the bound is eight times this ("deep idle").
+  uint32_t max_sleep_us = 500;
   // Empty iterations before the first sleep.
   uint32_t idle_spins_before_sleep = 512;
 };
@@ -114,6 +115,7 @@ class Pmd {
   std::array<uint32_t, kMaxPorts> port_generation_{};
   uint32_t idle_iterations_ = 0;
   uint32_t sleep_us_ = 0;
+  uint64_t last_packet_tsc_ = 0;
   bool stop_requested_ = false;
 
   std::unique_ptr<PortCounters[]> port_counters_;
