@@ -57,8 +57,8 @@ void PrintShow(const json& result, std::ostream& out) {
   const json& fdb = result["fdb"];
   out << "dpbridge: " << result["ports"].size() << " ports; FDB " << Text(fdb["learned"])
       << " learned + " << Text(fdb["static"]) << " static (max "
-      << Text(settings["fdb_max_entries"]) << "); aging " << Text(settings["aging_time_s"]) << " s; default MAC limit "
-      << Limit(settings["default_mac_limit"]) << "\n";
+      << Text(settings["fdb_max_entries"]) << "); aging " << Text(settings["aging_time_s"])
+      << " s; default MAC limit " << Limit(settings["default_mac_limit"]) << "\n";
   out << "state: " << Text(result["state_file"]) << "\n";
   if (result.contains("control")) {
     const json& control = result["control"];

@@ -414,7 +414,9 @@ void RunChurn(uint32_t capacity, uint64_t key_space, int operations, uint32_t se
       const auto port = static_cast<uint16_t>(random() % 4);
       const LearnResult result = table.Learn(key, port, 10);
       if (model.contains(key.bits())) {
-        ASSERT_EQ(result, model[key.bits()] == port ? LearnResult::kRefreshed : LearnResult::kMoved);
+        const LearnResult expected =
+            model[key.bits()] == port ? LearnResult::kRefreshed : LearnResult::kMoved;
+        ASSERT_EQ(result, expected);
         model[key.bits()] = port;
       } else if (model.size() >= capacity) {
         ASSERT_EQ(result, LearnResult::kTableFull);

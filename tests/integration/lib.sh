@@ -3,6 +3,7 @@
 #   dpb_init BUILD_DIR TAG      paths of the programs, a private work directory, a cleanup trap
 #   dpb_start_daemon [ARGS...]  dpbridge --no-huge on the work dir's socket and state; waits
 #                               until it answers (DPB_DAEMON_PID)
+#   dpb_start_hugepage_daemon PREFIX  the same on hugepages, EAL file prefix PREFIX
 #   dpb_stop_daemon             SIGTERM, then SIGKILL after 10 s; returns the daemon's status
 #   dpb_kill9_daemon            SIGKILL, as a crash
 #   dpb_ctl ARGS...             dpbridgectl on the test's socket
@@ -64,9 +65,23 @@ dpb_track_netns() { DPB_NETNS+=("$@"); }
 dpb_ctl() { "$DPB_CTL" --socket "$DPB_SOCKET" "$@"; }
 
 dpb_start_daemon() {
+  dpb_launch_daemon --no-huge --metrics 127.0.0.1:0 "$@"
+}
+
+# dpbridge on hugepages (vhost-user ports need memory their peer can map), its EAL files
+# under PREFIX, which the caller removes from /dev/hugepages at exit.
+dpb_start_hugepage_daemon() {
+  local prefix=${1:?usage: dpb_start_hugepage_daemon PREFIX}
+  grep -q '^HugePages_Total: *[1-9]' /proc/meminfo ||
+    dpb_fail "no hugepages reserved; run scripts/setup.sh"
+  dpb_launch_daemon --metrics off --lcores 0,1 -- --file-prefix "$prefix" -m 256
+}
+
+# Starts dpbridge on the test's socket and state with ARGS and waits until it answers.
+dpb_launch_daemon() {
   mkdir -p "$DPB_STATE"
-  "$DPB_DAEMON" --no-huge --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" \
-    --metrics 127.0.0.1:0 "$@" >>"$DPB_WORK/daemon.log" 2>&1 &
+  "$DPB_DAEMON" --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" "$@" \
+    >>"$DPB_WORK/daemon.log" 2>&1 &
   DPB_DAEMON_PID=$!
   local _
   for _ in $(seq 150); do

@@ -30,7 +30,6 @@ faults_cleanup() {
 }
 trap faults_cleanup EXIT
 
-grep -q '^HugePages_Total: *[1-9]' /proc/meminfo || dpb_fail "no hugepages; run scripts/setup.sh"
 command -v dpdk-testpmd >/dev/null || dpb_fail "dpdk-testpmd not installed (package dpdk)"
 
 link_of() {
@@ -65,13 +64,7 @@ start_peer() {
   exec {peer_fd}>"$DPB_WORK/peer.in"
 }
 
-# The daemon with hugepages (the vhost-user port needs memory the peer can map).
-mkdir -p "$DPB_STATE"
-"$DPB_DAEMON" --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" --metrics off --lcores 0,1 \
-  -- --file-prefix "$prefix_daemon" -m 256 >>"$DPB_WORK/daemon.log" 2>&1 &
-DPB_DAEMON_PID=$!
-for _ in $(seq 150); do dpb_ctl show >/dev/null 2>&1 && break; sleep 0.1; done
-dpb_ctl show >/dev/null || dpb_fail "dpbridge did not start"
+dpb_start_hugepage_daemon "$prefix_daemon"
 
 ns_a="dpbfa-$tag" ns_b="dpbfb-$tag" ns_c="dpbfc-$tag" ns_d="dpbfd-$tag"
 dpb_track_netns "$ns_a" "$ns_b" "$ns_c" "$ns_d"

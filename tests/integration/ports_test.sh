@@ -71,24 +71,6 @@ wait_link() {
   dpb_fail "port $port: link not $want after 10 s"
 }
 
-start_hugepage_daemon() {
-  grep -q '^HugePages_Total: *[1-9]' /proc/meminfo ||
-    dpb_fail "no hugepages reserved; run scripts/setup.sh"
-  PREFIXES+=("dpbt$tag")
-  mkdir -p "$DPB_STATE"
-  "$DPB_DAEMON" --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" --metrics off \
-    --lcores 0,1 -- --file-prefix "dpbt$tag" -m 256 >>"$DPB_WORK/daemon.log" 2>&1 &
-  DPB_DAEMON_PID=$!
-  local _
-  for _ in $(seq 150); do
-    dpb_ctl show >/dev/null 2>&1 && return 0
-    kill -0 "$DPB_DAEMON_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  DPB_DAEMON_PID=''
-  dpb_fail "dpbridge (hugepages) did not start within 15 s"
-}
-
 # testpmd with two virtio-user ports, fed commands from a FIFO so that the test decides
 # when to send and when to read counters. Usage: start_testpmd NAME VDEV0 VDEV1
 start_testpmd() {
@@ -166,7 +148,8 @@ print("tcp: %.1f Mbit/s" % (4000000 * 8 / (time.time() - t) / 1e6))' "$sent"
 }
 
 case_vhost_testpmd() {
-  start_hugepage_daemon
+  PREFIXES+=("dpbt$tag")
+  dpb_start_hugepage_daemon "dpbt$tag"
   dpb_ctl port add v0 --type vhost-user --path "$DPB_WORK/v0.sock" >/dev/null
   dpb_ctl port add v1 --type vhost-user --path "$DPB_WORK/v1.sock" >/dev/null
   start_testpmd gen \
@@ -203,7 +186,8 @@ case_vhost_testpmd() {
 }
 
 case_vhost_client() {
-  start_hugepage_daemon
+  PREFIXES+=("dpbt$tag")
+  dpb_start_hugepage_daemon "dpbt$tag"
   local server_sock="$DPB_WORK/peer.sock"
   dpb_ctl port add v1 --type vhost-user --path "$DPB_WORK/v1.sock" >/dev/null
   # The peer owns c0's socket: virtio-user in server mode. dpbridge connects to it.
