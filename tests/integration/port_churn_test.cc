@@ -14,10 +14,15 @@
 #include <thread>
 #include <vector>
 
+#include "../common/ring_ports.h"
 #include "switch.h"
 
 namespace dpbridge {
 namespace {
+
+using testing::Drain;
+using testing::Ring;
+using testing::RingPort;
 
 constexpr MacAddress kMacA(0x02'00'00'00'00'0aull);
 constexpr MacAddress kMacB(0x02'00'00'00'00'0bull);
@@ -34,28 +39,6 @@ rte_mbuf* MakeFrame(rte_mempool* pool, MacAddress dst, MacAddress src) {
   std::memcpy(data + 6, s.data(), 6);
   data[12] = 0x08;  // IPv4 ethertype; the payload is never parsed
   return m;
-}
-
-PortSpec RingPort(const std::string& name) {
-  PortSpec spec;
-  spec.name = name;
-  spec.type = PortType::kRing;
-  return spec;
-}
-
-rte_ring* Ring(const std::string& port, const char* direction) {
-  return rte_ring_lookup(("dpb_" + port + "_" + direction).c_str());
-}
-
-size_t Drain(rte_ring* ring) {
-  void* frames[64];
-  size_t total = 0;
-  unsigned n;
-  while ((n = rte_ring_dequeue_burst(ring, frames, 64, nullptr)) > 0) {
-    for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(static_cast<rte_mbuf*>(frames[i]));
-    total += n;
-  }
-  return total;
 }
 
 TEST(PortChurn, ThirdPortComesAndGoesWhileTrafficFlows) {

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/ring_ports.h"
 #include "log.h"
 #include "switch.h"
 
@@ -34,6 +35,9 @@ namespace dpbridge {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testing::Drain;
+using testing::Ring;
+using testing::RingPort;
 
 constexpr MacAddress kMacA(0x02'00'00'00'00'0aull);
 constexpr MacAddress kMacB(0x02'00'00'00'00'0bull);
@@ -112,17 +116,6 @@ MacAddress SourceOf(const rte_mbuf* frame) {
   return MacAddress::FromBytes(rte_pktmbuf_mtod(frame, const uint8_t*) + 6);
 }
 
-PortSpec RingPort(const std::string& name) {
-  PortSpec spec;
-  spec.name = name;
-  spec.type = PortType::kRing;
-  return spec;
-}
-
-rte_ring* Ring(const std::string& port, const char* direction) {
-  return rte_ring_lookup(("dpb_" + port + "_" + direction).c_str());
-}
-
 // Enqueues all of `frames`, waiting while the ring is full; gives up (freeing the rest)
 // after `patience`. Returns how many were enqueued.
 unsigned EnqueueAll(rte_ring* ring, rte_mbuf** frames, unsigned count,
@@ -139,21 +132,6 @@ unsigned EnqueueAll(rte_ring* ring, rte_mbuf** frames, unsigned count,
 }
 
 // Frees everything in `ring`, passing each frame to `inspect` first. Returns the count.
-size_t Drain(rte_ring* ring, const std::function<void(const rte_mbuf*)>& inspect = nullptr) {
-  void* frames[64];
-  size_t total = 0;
-  unsigned n;
-  while ((n = rte_ring_dequeue_burst(ring, frames, 64, nullptr)) > 0) {
-    for (unsigned i = 0; i < n; ++i) {
-      auto* frame = static_cast<rte_mbuf*>(frames[i]);
-      if (inspect) inspect(frame);
-      rte_pktmbuf_free(frame);
-    }
-    total += n;
-  }
-  return total;
-}
-
 // Lets the calling helper thread run on any CPU. Threads inherit the EAL main lcore's
 // pinning to one CPU, where a peer thread would compete with the control thread that it
 // is supposed to stand apart from.
