@@ -501,13 +501,11 @@ size_t Switch::DrainLearnRequests() {
         const Port* port = request.port < kMaxPorts ? by_index[request.port] : nullptr;
         if (port == nullptr) continue;  // the port left after the request was made
         const auto before = request.key.mac();
-        std::optional<FdbEntry> previous;
-        if (fdb_log.Enabled(LogLevel::kInfo)) previous = fdb_->Find(request.key);
-        const LearnResult result = fdb_->Learn(request.key, request.port, now);
+        uint16_t moved_from = kNoPort;
+        const LearnResult result = fdb_->Learn(request.key, request.port, now, &moved_from);
         uint64_t suppressed = 0;
         if (result == LearnResult::kMoved && move_limit.Allow(&suppressed)) {
-          const Port* from = previous && previous->port < kMaxPorts ? by_index[previous->port]
-                                                                    : nullptr;
+          const Port* from = moved_from < kMaxPorts ? by_index[moved_from] : nullptr;
           fdb_log.Log(LogLevel::kInfo, "%s vlan %u moved from port %s to port %s%s",
                       before.ToString().c_str(), request.key.vlan(),
                       from ? from->spec.name.c_str() : "?", port->spec.name.c_str(),

@@ -279,7 +279,7 @@ void MacTable::ReclaimTombstones(size_t index) {
   }
 }
 
-LearnResult MacTable::Learn(FdbKey key, uint16_t port, uint32_t now_s) {
+LearnResult MacTable::Learn(FdbKey key, uint16_t port, uint32_t now_s, uint16_t* moved_from) {
   const MacAddress mac = key.mac();
   if (mac.IsZero() || mac.IsMulticast() || port >= kMaxPorts) return LearnResult::kInvalid;
 
@@ -302,6 +302,7 @@ LearnResult MacTable::Learn(FdbKey key, uint16_t port, uint32_t now_s) {
     ++port_learned_[port];
     e->meta.store(PackMeta(port, false), std::memory_order_release);
     Bump(moved_total_);
+    if (moved_from != nullptr) *moved_from = old_port;
     return LearnResult::kMoved;
   }
 

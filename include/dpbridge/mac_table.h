@@ -114,8 +114,9 @@ class MacTable {
 
   // --- Writer side: the owning thread only. ---
 
-  // Learns `key` on `port`, moving it if it was learned elsewhere.
-  LearnResult Learn(FdbKey key, uint16_t port, uint32_t now_s);
+  // Learns `key` on `port`, moving it if it was learned elsewhere. On kMoved,
+  // `moved_from` (if given) receives the port the address was on.
+  LearnResult Learn(FdbKey key, uint16_t port, uint32_t now_s, uint16_t* moved_from = nullptr);
 
   // Adds or replaces a static entry (never aged, never moved by learning).
   // Returns kLearned, kMoved (replaced an entry on another port), kTableFull

@@ -142,7 +142,9 @@ TEST(MacTableTest, LookupOfAnEmptyBurstWritesNothing) {
 TEST(MacTableTest, LearningOnAnotherPortMovesAndCounts) {
   MacTable table(SmallConfig());
   ASSERT_EQ(table.Learn(Key(1), 1, 10), LearnResult::kLearned);
-  EXPECT_EQ(table.Learn(Key(1), 2, 11), LearnResult::kMoved);
+  uint16_t moved_from = kNoPort;
+  EXPECT_EQ(table.Learn(Key(1), 2, 11, &moved_from), LearnResult::kMoved);
+  EXPECT_EQ(moved_from, 1);
   EXPECT_EQ(PortOf(table, Key(1)), 2);
   EXPECT_EQ(table.Find(Key(1))->last_seen_s, 11u);
   EXPECT_EQ(table.Stats().moved_total, 1u);
