@@ -2,7 +2,6 @@
 // Port churn under traffic: a third port comes and goes 100 times while a PMD
 // thread on its own lcore forwards between two others.
 #include <gtest/gtest.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/eal_main.h"
 #include "../common/ring_ports.h"
 #include "switch.h"
 
@@ -140,17 +140,5 @@ TEST(PortChurn, ThirdPortComesAndGoesWhileTrafficFlows) {
 }  // namespace dpbridge
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const std::string prefix = "--file-prefix=dpb_churn_" + std::to_string(getpid());
-  std::vector<std::string> args = {"port_churn_test", "--no-huge", "--no-shconf", "-l", "0,1",
-                                   "-m", "256", "--log-level=*:warning", prefix};
-  std::vector<char*> argv_eal;
-  for (auto& a : args) argv_eal.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv_eal.size()), argv_eal.data()) < 0) {
-    std::fprintf(stderr, "EAL initialisation failed\n");
-    return 1;
-  }
-  const int result = RUN_ALL_TESTS();
-  rte_eal_cleanup();
-  return result;
+  return dpbridge::testing::RunTestsWithEal(argc, argv, "dpb_churn", 256);
 }
