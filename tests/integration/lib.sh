@@ -11,6 +11,10 @@
 #                               containing TEXT
 #   dpb_ping NS ADDRESS         ping from namespace NS, retried for up to 5 s
 #   dpb_track_netns NS...       namespaces the cleanup deletes
+#   dpb_sanitizer_report [LOG]  whether a daemon log holds a sanitizer report (scripts that
+#                               run their own daemon call it from their cleanup)
+# The cleanup stops a daemon still running with SIGTERM and fails the test if the daemon's
+# log holds a sanitizer report.
 # Every helper fails the test with `dpb_fail MESSAGE` (one line on stderr, exit 1). Needs root.
 # Namespaces and interfaces are named by the caller (include $$ in them); addresses must be
 # in 198.18.0.0/15.
@@ -47,17 +51,37 @@ dpb_init() {
 }
 
 dpb_cleanup() {
-  local status=$?
+  local status=$? _
   if [[ -n ${DPB_DAEMON_PID:-} ]]; then
+    # A stop by SIGTERM lets a sanitizer build report what it found at exit (leaks).
+    kill -TERM "$DPB_DAEMON_PID" 2>/dev/null || true
+    for _ in $(seq 100); do
+      kill -0 "$DPB_DAEMON_PID" 2>/dev/null || break
+      sleep 0.1
+    done
     kill -9 "$DPB_DAEMON_PID" 2>/dev/null || true
     wait "$DPB_DAEMON_PID" 2>/dev/null || true
   fi
+  dpb_sanitizer_report && status=1
   local ns
   for ns in "${DPB_NETNS[@]}"; do
     ip netns del "$ns" 2>/dev/null || true
   done
   [[ -n ${DPB_WORK:-} ]] && rm -rf "$DPB_WORK"
   exit "$status"
+}
+
+# dpb_sanitizer_report [LOG]: true (and says so on stderr) if LOG (default: the daemon's log
+# in the work dir) holds an ASan, LSan or UBSan report. In the sanitizer build every shell
+# test fails on one, even if the daemon carried on.
+dpb_sanitizer_report() {
+  local log=${1:-${DPB_WORK:-}/daemon.log}
+  local pattern='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'
+  [[ -f $log ]] || return 1
+  grep -qE "$pattern" "$log" || return 1
+  echo "FAIL: sanitizer report in $log:" >&2
+  grep -m 3 -A 12 -E "$pattern" "$log" >&2
+  return 0
 }
 
 dpb_track_netns() { DPB_NETNS+=("$@"); }

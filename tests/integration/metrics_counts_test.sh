@@ -21,6 +21,9 @@ readonly kFrameBytes=98  # Ethernet 14 + IPv4 20 + ICMP 8 + ping's default 56
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
 [[ $(id -u) -eq 0 ]] || fail "needs root (namespaces and TAP devices)"
 for tool in curl python3 ip ping; do
   command -v "$tool" >/dev/null || fail "$tool not installed (scripts/setup.sh installs it)"
@@ -42,6 +45,7 @@ mac_b=02:db:4d:00:00:0b
 work=$(mktemp -d /tmp/dpbridge-mctest.XXXXXX)
 daemon_pid=''
 cleanup() {
+  local status=$?
   if [[ -n $daemon_pid ]]; then
     kill "$daemon_pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
@@ -50,7 +54,9 @@ cleanup() {
   fi
   ip netns del "$ns_a" 2>/dev/null || true
   ip netns del "$ns_b" 2>/dev/null || true
+  dpb_sanitizer_report "$work/daemon.log" && status=1
   rm -rf "$work"
+  exit "$status"
 }
 trap cleanup EXIT
 

@@ -17,6 +17,9 @@ build_dir=$(cd "$build_dir" && pwd)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
 command -v prometheus >/dev/null ||
   fail "prometheus not installed (Debian package prometheus; scripts/setup.sh installs it)"
 command -v curl >/dev/null || fail "curl not installed (scripts/setup.sh installs it)"
@@ -39,6 +42,7 @@ work=$(mktemp -d /tmp/dpbridge-promtest.XXXXXX)
 target_pid=''
 prom_pid=''
 cleanup() {
+  local status=$?
   for pid in $prom_pid $target_pid; do
     kill "$pid" 2>/dev/null || true
   done
@@ -48,7 +52,9 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  dpb_sanitizer_report "$work/target.log" && status=1
   rm -rf "$work"
+  exit "$status"
 }
 trap cleanup EXIT
 
