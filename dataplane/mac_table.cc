@@ -150,25 +150,42 @@ void MacTable::LookupBurst(const FdbKey* sources, const FdbKey* destinations, ui
                            uint16_t in_port, uint32_t now_s, uint16_t* source_ports_out,
                            uint16_t* destination_ports_out) noexcept {
   // Both keys of every frame are in flight before the first probe: with many
-  // addresses each lookup misses the cache, and the misses overlap.
+  // addresses each lookup misses the cache, and the misses overlap. A key equal
+  // to the previous frame's (a burst of one conversation, the common case) takes
+  // the previous answer instead of a second hash and probe; kRepeat marks it.
   constexpr uint32_t kChunk = 32;
+  constexpr size_t kRepeat = ~size_t{0};
   size_t source_home[kChunk];
   size_t destination_home[kChunk];
   for (uint32_t base = 0; base < count; base += kChunk) {
     const uint32_t n = std::min(kChunk, count - base);
+    const FdbKey* src = sources + base;
+    const FdbKey* dst = destinations + base;
     for (uint32_t i = 0; i < n; ++i) {
-      destination_home[i] = BucketOf(destinations[base + i].bits());
-      Prefetch(&buckets_[destination_home[i]]);
-      source_home[i] = BucketOf(sources[base + i].bits());
-      Prefetch(&buckets_[source_home[i]]);
+      if (i > 0 && dst[i].bits() == dst[i - 1].bits()) {
+        destination_home[i] = kRepeat;
+      } else {
+        destination_home[i] = BucketOf(dst[i].bits());
+        Prefetch(&buckets_[destination_home[i]]);
+      }
+      if (i > 0 && src[i].bits() == src[i - 1].bits()) {
+        source_home[i] = kRepeat;
+      } else {
+        source_home[i] = BucketOf(src[i].bits());
+        Prefetch(&buckets_[source_home[i]]);
+      }
+    }
+    uint16_t* src_out = source_ports_out + base;
+    uint16_t* dst_out = destination_ports_out + base;
+    for (uint32_t i = 0; i < n; ++i) {
+      src_out[i] = source_home[i] == kRepeat
+                       ? src_out[i - 1]
+                       : Probe<true>(source_home[i], src[i].bits(), in_port, now_s);
     }
     for (uint32_t i = 0; i < n; ++i) {
-      source_ports_out[base + i] =
-          Probe<true>(source_home[i], sources[base + i].bits(), in_port, now_s);
-    }
-    for (uint32_t i = 0; i < n; ++i) {
-      destination_ports_out[base + i] =
-          Probe<false>(destination_home[i], destinations[base + i].bits(), kNoPort, 0);
+      dst_out[i] = destination_home[i] == kRepeat
+                       ? dst_out[i - 1]
+                       : Probe<false>(destination_home[i], dst[i].bits(), kNoPort, 0);
     }
   }
 }

@@ -505,6 +505,43 @@ TEST(MacTableTest, LookupBurstMatchesSeparateLookups) {
   EXPECT_EQ(table.Find(Key(1))->last_seen_s, 5u);   // port 1, a destination only
 }
 
+// Bursts of one conversation repeat keys; a repeated key reuses the previous answer, which
+// must be the answer a lookup of its own would give, across chunk borders (32) as well.
+TEST(MacTableTest, LookupBurstWithRepeatedKeysMatchesSeparateLookups) {
+  MacTable table(SmallConfig());
+  for (uint64_t n = 0; n < 64; ++n) {
+    ASSERT_EQ(table.Learn(Key(n), static_cast<uint16_t>(n % 4), 5), LearnResult::kLearned);
+  }
+  for (uint32_t count : {2u, 32u, 33u, 64u, 65u}) {
+    std::vector<FdbKey> sources, destinations;
+    for (uint32_t i = 0; i < count; ++i) {
+      sources.push_back(Key((i / 5) * 7 % 80));         // runs of 5: 0, 7, 14, ... 70 (miss)
+      destinations.push_back(Key((i / 3) * 13 % 90));   // runs of 3, hits and misses
+    }
+    std::vector<uint16_t> src_burst(count), dst_burst(count), src_alone(count), dst_alone(count);
+    table.LookupBurst(sources.data(), destinations.data(), count, 3, 11, src_burst.data(),
+                      dst_burst.data());
+    table.LookupDestinations(sources.data(), count, src_alone.data());
+    table.LookupDestinations(destinations.data(), count, dst_alone.data());
+    EXPECT_EQ(src_burst, src_alone) << "burst of " << count;
+    EXPECT_EQ(dst_burst, dst_alone) << "burst of " << count;
+  }
+  // A repeated source on the ingress port was refreshed (key 35 is on port 3); others not.
+  EXPECT_EQ(table.Find(Key(35))->last_seen_s, 11u);
+  EXPECT_EQ(table.Find(Key(14))->last_seen_s, 5u);
+  // Everything after a repeat run is looked up again: a miss after hits stays a miss.
+  const FdbKey src[3] = {Key(3), Key(3), Key(200)};
+  const FdbKey dst[3] = {Key(200), Key(200), Key(3)};
+  uint16_t src_ports[3], dst_ports[3];
+  table.LookupBurst(src, dst, 3, 3, 12, src_ports, dst_ports);
+  EXPECT_EQ(src_ports[0], 3);
+  EXPECT_EQ(src_ports[1], 3);
+  EXPECT_EQ(src_ports[2], kNoPort);
+  EXPECT_EQ(dst_ports[0], kNoPort);
+  EXPECT_EQ(dst_ports[1], kNoPort);
+  EXPECT_EQ(dst_ports[2], 3);
+}
+
 TEST(MacTableTest, FillsExactlyToTheDefaultCapacity) {
   MacTable table(SmallConfig(1u << 20));
   for (uint64_t n = 0; n < (1u << 20); ++n) {
