@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The container path (issue 6): two namespaces attached to dpbridge through TAP ports, versus
-# the same two namespaces on a kernel bridge with veth pairs (what docker0 does). Alternates
-# the two round by round and reports, per setup, the median and min-max of:
+# The container path (issue 6): two namespaces attached to dpbridge, versus the same two
+# namespaces on a kernel bridge with veth pairs (what docker0 does). dpbridge attaches them
+# through TAP ports (`dpbridgectl attach`, setup tap) or through veth pairs whose host ends
+# are af-packet ports (setup af-packet) or af-xdp ports (setup af-xdp). Alternates the setups
+# round by round and reports, per setup, the median and min-max of:
 #   UDP 64-byte frames per second received (iperf3 -u, two flows, unlimited rate),
 #   TCP throughput (iperf3, one flow), ping round trip p50 / p99 (200 pings, 10 ms apart).
 #
 # Usage: bench/system/container_path.sh [--rounds N] [--seconds S] [--build-dir DIR]
+#                                       [--setups tap,af-packet,af-xdp,kernel-bridge]
 # Needs root, iperf3 and a built dpbridge. Everything lives in namespaces made here, with
 # addresses in 198.18.0.0/15, and is removed on exit.
 set -euo pipefail
@@ -14,12 +17,14 @@ set -euo pipefail
 rounds=3
 seconds=5
 build_dir=build
+setups=tap,af-packet,kernel-bridge
 while (($#)); do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --setups) setups=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "container_path.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -33,14 +38,18 @@ command -v iperf3 >/dev/null || { echo "container_path.sh: iperf3 missing (scrip
 tag=$$
 work=$(mktemp -d /tmp/dpb-container.XXXXXX)
 socket=$work/dpbridge.sock
-dp_a=dpbca-$tag dp_b=dpbcb-$tag      # namespaces on dpbridge
+dp_a=dpbca-$tag dp_b=dpbcb-$tag      # namespaces on dpbridge through TAP
+ap_a=dpbpa-$tag ap_b=dpbpb-$tag      # namespaces on dpbridge through veth + af-packet
+xp_a=dpbxa-$tag xp_b=dpbxb-$tag      # namespaces on dpbridge through veth + af-xdp
 kb_a=dpbka-$tag kb_b=dpbkb-$tag      # namespaces on the kernel bridge
 kb_br=dpbkbr-$tag                    # namespace holding the kernel bridge
 daemon_pid=''
 
 cleanup() {
   [[ -n $daemon_pid ]] && { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; } || true
-  for ns in "$dp_a" "$dp_b" "$kb_a" "$kb_b" "$kb_br"; do ip netns del "$ns" 2>/dev/null || true; done
+  for ns in "$dp_a" "$dp_b" "$ap_a" "$ap_b" "$xp_a" "$xp_b" "$kb_a" "$kb_b" "$kb_br"; do
+    ip netns del "$ns" 2>/dev/null || true  # takes the veth pairs with it
+  done
   pkill -f "iperf3 -s -B 198.18.2" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -53,8 +62,35 @@ ctl() { "$ctl_bin" --socket "$socket" "$@" >/dev/null; }
   >"$work/dpbridge.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do "$ctl_bin" --socket "$socket" show >/dev/null 2>&1 && break; sleep 0.1; done
-ctl attach "ca$tag" --netns "$dp_a" --ip 198.18.20.1/24
-ctl attach "cb$tag" --netns "$dp_b" --ip 198.18.20.2/24
+has_setup() { [[ ,$setups, == *,$1,* ]]; }
+if has_setup tap; then
+  ctl attach "ca$tag" --netns "$dp_a" --ip 198.18.20.1/24
+  ctl attach "cb$tag" --netns "$dp_b" --ip 198.18.20.2/24
+fi
+
+# veth_port TYPE NS HOST_END ADDRESS: a namespace whose eth0 is a veth pair's end, the
+# other end (in this namespace) a dpbridge port of TYPE. A packet socket or an XDP socket
+# gets frames without the checksum metadata that a veth pair carries, so the namespace
+# computes checksums itself (tx checksum offload off, which also turns TSO off).
+veth_port() {
+  local type=$1 ns=$2 host_end=$3 addr=$4
+  ip netns add "$ns"
+  ip link add "$host_end" type veth peer name eth0 netns "$ns"
+  ip link set "$host_end" up
+  ip -n "$ns" addr add "$addr" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
+  ctl port add "$host_end" --type "$type" --iface "$host_end"
+}
+if has_setup af-packet; then
+  veth_port af-packet "$ap_a" "dpbpa$tag" 198.18.22.1/24
+  veth_port af-packet "$ap_b" "dpbpb$tag" 198.18.22.2/24
+fi
+if has_setup af-xdp; then
+  veth_port af-xdp "$xp_a" "dpbxa$tag" 198.18.23.1/24
+  veth_port af-xdp "$xp_b" "dpbxb$tag" 198.18.23.2/24
+fi
 
 # The kernel bridge, in a namespace of its own so that the host's network is untouched.
 ip netns add "$kb_br"
@@ -97,8 +133,10 @@ print("%.3f %.3f" % (t[len(t) // 2], t[min(len(t) - 1, int(len(t) * 0.99))]))')
 }
 
 for round in $(seq "$rounds"); do
-  measure dpbridge "$dp_a" "$dp_b" 198.18.20.2
-  measure kernel-bridge "$kb_a" "$kb_b" 198.18.21.2
+  has_setup tap && measure dpbridge-tap "$dp_a" "$dp_b" 198.18.20.2
+  has_setup af-packet && measure dpbridge-af-packet "$ap_a" "$ap_b" 198.18.22.2
+  has_setup af-xdp && measure dpbridge-af-xdp "$xp_a" "$xp_b" 198.18.23.2
+  has_setup kernel-bridge && measure kernel-bridge "$kb_a" "$kb_b" 198.18.21.2
 done
 
 python3 - "$work/results" <<'EOF'
@@ -116,7 +154,11 @@ for name, samples in rows.items():
     cols = list(zip(*samples))
     print(f"| {name} | {cell(cols[0], kpps)} | {cell(cols[1], lambda v: f'{v:.2f}')} | "
           f"{cell(cols[2], lambda v: f'{v:.3f}')} | {cell(cols[3], lambda v: f'{v:.3f}')} |")
-base = {n: statistics.median(list(zip(*s))[0]) for n, s in rows.items()}
-if "kernel-bridge" in base and "dpbridge" in base and base["kernel-bridge"] > 0:
-    print(f"\nUDP ratio dpbridge / kernel bridge: {base['dpbridge'] / base['kernel-bridge']:.2f}")
+medians = {n: [statistics.median(c) for c in zip(*s)] for n, s in rows.items()}
+kb = medians.get("kernel-bridge")
+if kb and kb[0] > 0 and kb[1] > 0:
+    print()
+    for name, m in medians.items():
+        if name != "kernel-bridge":
+            print(f"{name} / kernel bridge: UDP {m[0] / kb[0]:.2f}, TCP {m[1] / kb[1]:.2f}")
 EOF
