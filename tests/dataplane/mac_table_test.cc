@@ -478,6 +478,20 @@ TEST(MacTableTest, SizingHoldsTwiceTheEntriesInSlots) {
   EXPECT_EQ(table.memory_size(), table.bucket_count() * 64);
 }
 
+// LookupBurst (ingress port 3, time `now_s`) answers as separate lookups of each key would.
+void ExpectBurstMatchesSeparateLookups(MacTable& table, const std::vector<FdbKey>& sources,
+                                       const std::vector<FdbKey>& destinations,
+                                       uint32_t now_s) {
+  const auto count = static_cast<uint32_t>(sources.size());
+  std::vector<uint16_t> src_burst(count), dst_burst(count), src_alone(count), dst_alone(count);
+  table.LookupBurst(sources.data(), destinations.data(), count, 3, now_s, src_burst.data(),
+                    dst_burst.data());
+  table.LookupDestinations(sources.data(), count, src_alone.data());
+  table.LookupDestinations(destinations.data(), count, dst_alone.data());
+  EXPECT_EQ(src_burst, src_alone) << "burst of " << count;
+  EXPECT_EQ(dst_burst, dst_alone) << "burst of " << count;
+}
+
 TEST(MacTableTest, LookupBurstMatchesSeparateLookups) {
   MacTable table(SmallConfig());
   for (uint64_t n = 0; n < 64; ++n) {
@@ -491,13 +505,7 @@ TEST(MacTableTest, LookupBurstMatchesSeparateLookups) {
       sources.push_back(Key((i * 7) % 80));
       destinations.push_back(Key((i * 13 + 1) % 90));
     }
-    std::vector<uint16_t> src_burst(count), dst_burst(count), src_alone(count), dst_alone(count);
-    table.LookupBurst(sources.data(), destinations.data(), count, 3, 9, src_burst.data(),
-                      dst_burst.data());
-    table.LookupDestinations(sources.data(), count, src_alone.data());
-    table.LookupDestinations(destinations.data(), count, dst_alone.data());
-    EXPECT_EQ(src_burst, src_alone) << "burst of " << count;
-    EXPECT_EQ(dst_burst, dst_alone) << "burst of " << count;
+    ExpectBurstMatchesSeparateLookups(table, sources, destinations, 9);
   }
   // Only sources found on the ingress port were refreshed.
   EXPECT_EQ(table.Find(Key(7))->last_seen_s, 9u);   // port 3, a source
@@ -518,13 +526,7 @@ TEST(MacTableTest, LookupBurstWithRepeatedKeysMatchesSeparateLookups) {
       sources.push_back(Key((i / 5) * 7 % 80));         // runs of 5: 0, 7, 14, ... 70 (miss)
       destinations.push_back(Key((i / 3) * 13 % 90));   // runs of 3, hits and misses
     }
-    std::vector<uint16_t> src_burst(count), dst_burst(count), src_alone(count), dst_alone(count);
-    table.LookupBurst(sources.data(), destinations.data(), count, 3, 11, src_burst.data(),
-                      dst_burst.data());
-    table.LookupDestinations(sources.data(), count, src_alone.data());
-    table.LookupDestinations(destinations.data(), count, dst_alone.data());
-    EXPECT_EQ(src_burst, src_alone) << "burst of " << count;
-    EXPECT_EQ(dst_burst, dst_alone) << "burst of " << count;
+    ExpectBurstMatchesSeparateLookups(table, sources, destinations, 11);
   }
   // A repeated source on the ingress port was refreshed (key 35 is on port 3); others not.
   EXPECT_EQ(table.Find(Key(35))->last_seen_s, 11u);
