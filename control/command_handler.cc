@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <unistd.h>
 
 #include "dpbridge/drop_reason.h"
 #include "log.h"
@@ -90,7 +91,7 @@ std::vector<std::string> CommandHandler::Restore() {
     if (!added.ok()) note(added.status());
   }
   for (const Attachment& attachment : state_.attachments) {
-    Result<PortInfo> connected = Connect(attachment);
+    Result<PortInfo> connected = Connect(attachment, /*restoring=*/true);
     if (!connected.ok()) note(connected.status());
   }
   for (const auto& [port, limit] : state_.settings.port_mac_limits) {
@@ -102,11 +103,12 @@ std::vector<std::string> CommandHandler::Restore() {
   return problems;
 }
 
-Result<PortInfo> CommandHandler::Connect(const Attachment& attachment) {
+Result<PortInfo> CommandHandler::Connect(const Attachment& attachment, bool restoring) {
   if (!netns_.Exists(attachment.netns)) {
     if (Status added = netns_.Add(attachment.netns); !added.ok()) return added;
     ctl_log.Log(LogLevel::kInfo, "namespace %s: created", attachment.netns.c_str());
   }
+  if (attachment.via != PortType::kTap) return ConnectVeth(attachment, restoring);
   PortSpec spec;
   spec.name = attachment.port;
   spec.type = PortType::kTap;
@@ -132,6 +134,50 @@ Result<PortInfo> CommandHandler::Connect(const Attachment& attachment) {
   bridge_.SetLinkProbe(spec.name, std::move(probe.value()));
   ctl_log.Log(LogLevel::kInfo, "port %s: attached to namespace %s (%s%s)", spec.name.c_str(),
               attachment.netns.c_str(), attachment.mac.ToString().c_str(),
+              attachment.ip ? (", " + attachment.ip->ToString()).c_str() : "");
+  return bridge_.FindPort(spec.name).value_or(added.value());
+}
+
+// A veth pair: the host end, named as the port, becomes an af-xdp or af-packet port; the
+// other end is created under a passing name, moved into the namespace and renamed there.
+Result<PortInfo> CommandHandler::ConnectVeth(const Attachment& attachment, bool restoring) {
+  const std::string& host_end = attachment.port;
+  if (restoring) {
+    Result<bool> removed = netns_.DeleteLink(host_end, "veth");
+    if (!removed.ok()) return removed.status();
+  }
+  const std::string passing_name = "dpbv" + std::to_string(getpid());
+  if (Status added = netns_.AddVethPair(host_end, passing_name, attachment.mtu); !added.ok()) {
+    return Status::Error("attach " + attachment.port + ": " + added.message());
+  }
+  LinkSettings settings;
+  settings.mac = attachment.mac;
+  settings.mtu = attachment.mtu;
+  settings.ip = attachment.ip;
+  settings.rename = attachment.port;
+  settings.no_tx_checksum_offload = true;
+  Status status = netns_.MoveLink(passing_name, attachment.netns);
+  if (status.ok()) status = netns_.ConfigureLink(attachment.netns, passing_name, settings);
+
+  PortSpec spec;
+  spec.name = attachment.port;
+  spec.type = attachment.via;
+  spec.iface = host_end;
+  spec.mtu = attachment.mtu;
+  Result<PortInfo> added = status.ok() ? bridge_.AddPort(spec) : Result<PortInfo>(status);
+  Result<std::function<bool()>> probe =
+      added.ok() ? netns_.MakeLinkProbe(attachment.netns, attachment.port)
+                 : Result<std::function<bool()>>(added.status());
+  if (!probe.ok()) {
+    if (added.ok()) (void)bridge_.DelPort(spec.name);
+    (void)netns_.DeleteLink(host_end, "veth");  // takes the other end with it
+    return Status::Error("attach " + spec.name + ": " + probe.message());
+  }
+  bridge_.SetLinkProbe(spec.name, std::move(probe.value()));
+  ctl_log.Log(LogLevel::kInfo, "port %s: attached to namespace %s through a veth pair (%s, %s%s)",
+              spec.name.c_str(), attachment.netns.c_str(),
+              std::string(PortTypeName(attachment.via)).c_str(),
+              attachment.mac.ToString().c_str(),
               attachment.ip ? (", " + attachment.ip->ToString()).c_str() : "");
   return bridge_.FindPort(spec.name).value_or(added.value());
 }
@@ -231,7 +277,7 @@ Result<json> CommandHandler::PortList(const Request& request) {
 }
 
 Result<json> CommandHandler::Attach(const Request& request) {
-  if (Status status = CheckArgNames(request, {"name", "netns", "ip", "mac", "mtu"});
+  if (Status status = CheckArgNames(request, {"name", "netns", "ip", "mac", "mtu", "via"});
       !status.ok()) {
     return status;
   }
@@ -240,8 +286,9 @@ Result<json> CommandHandler::Attach(const Request& request) {
   Result<std::optional<std::string>> ip = OptionalString(request, "ip");
   Result<std::optional<std::string>> mac = OptionalString(request, "mac");
   Result<std::optional<uint64_t>> mtu = OptionalUint(request, "mtu", 65535);
+  Result<std::optional<std::string>> via = OptionalString(request, "via");
   for (const Status* status : {&name.status(), &netns.status(), &ip.status(), &mac.status(),
-                               &mtu.status()}) {
+                               &mtu.status(), &via.status()}) {
     if (!status->ok()) return *status;
   }
 
@@ -262,6 +309,13 @@ Result<json> CommandHandler::Attach(const Request& request) {
     attachment.mac = RandomLocalMac();
   }
   attachment.mtu = static_cast<uint32_t>(mtu.value().value_or(0));
+  if (via.value()) {
+    const std::optional<PortType> link = ParsePortType(*via.value());
+    if (!link || !IsAttachLink(*link)) {
+      return Status::Error("via '" + *via.value() + "': use tap, af-xdp or af-packet");
+    }
+    attachment.via = *link;
+  }
 
   PortSpec spec;
   spec.name = attachment.port;
@@ -295,8 +349,14 @@ Result<json> CommandHandler::Detach(const Request& request) {
                          "`dpbridgectl show` (plain ports go with `port del`)");
   }
   const std::string netns = attachment->netns;
+  const PortType via = attachment->via;
   if (bridge_.FindPort(name.value())) {
     if (Status deleted = bridge_.DelPort(name.value()); !deleted.ok()) return deleted;
+  }
+  if (via != PortType::kTap) {
+    // The pair goes with its host end; it is gone already if the namespace was deleted.
+    Result<bool> removed = netns_.DeleteLink(name.value(), "veth");
+    if (!removed.ok()) ctl_log.Log(LogLevel::kWarning, "%s", removed.message().c_str());
   }
   state_.ForgetPort(name.value());
   if (Status saved = Save(); !saved.ok()) return saved;

@@ -75,7 +75,10 @@ class CommandHandler {
   Result<nlohmann::json> PmdStats(const Request& request);
 
   // Creates the TAP port of `attachment` and sets it up in its namespace.
-  [[nodiscard]] Result<PortInfo> Connect(const Attachment& attachment);
+  // Links the attachment's namespace to the switch; `restoring`: at start-up, when a veth
+  // pair left by an earlier run may still be there (it is replaced).
+  [[nodiscard]] Result<PortInfo> Connect(const Attachment& attachment, bool restoring = false);
+  [[nodiscard]] Result<PortInfo> ConnectVeth(const Attachment& attachment, bool restoring);
   [[nodiscard]] Status Save();
   [[nodiscard]] Result<uint16_t> VlanArg(const Request& request);
   [[nodiscard]] nlohmann::json PortJson(const PortInfo& info) const;

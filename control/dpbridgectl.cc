@@ -68,12 +68,15 @@ void BuildCommands(CLI::App& app, Invocation* call) {
   Command(port, "list", "port.list", call, "list ports");
 
   CLI::App* attach = Command(&app, "attach", "attach", call,
-                             "create a TAP port and move it into a namespace (created if missing)");
+                             "link a namespace (created if missing) to the switch: a TAP port "
+                             "moved into it, or a veth pair with an af-xdp/af-packet host end");
   StringArg(attach, "name", "name", call, "port and interface name")->required();
   StringArg(attach, "--netns", "netns", call, "namespace")->required();
   StringArg(attach, "--ip", "ip", call, "IPv4 address with prefix, e.g. 198.18.0.1/24");
   StringArg(attach, "--mac", "mac", call, "interface MAC (default: random, then kept)");
   UintArg(attach, "--mtu", "mtu", call, "interface MTU");
+  StringArg(attach, "--via", "via", call,
+            "tap (default), af-xdp or af-packet: how the namespace is linked");
   CLI::App* detach = Command(&app, "detach", "detach", call,
                              "delete an attached port (the namespace is kept)");
   StringArg(detach, "name", "name", call, "port name")->required();

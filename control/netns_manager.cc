@@ -8,7 +8,12 @@
 #include <netinet/in.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -17,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -61,10 +67,43 @@ Result<LinkPtr> GetLink(nl_sock* sock, const std::string& iface, const std::stri
   return LinkPtr(link);
 }
 
+// Turns the device's TX checksum offload off (ethtool), in the calling thread's namespace.
+Status DisableTxChecksumOffload(const std::string& iface) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Error("ethtool: cannot open a socket: " + Errno());
+  ethtool_value value{};
+  value.cmd = ETHTOOL_STXCSUM;
+  value.data = 0;
+  ifreq request{};
+  std::strncpy(request.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+  request.ifr_data = reinterpret_cast<char*>(&value);
+  const int rc = ioctl(fd, SIOCETHTOOL, &request);
+  const std::string error = rc != 0 ? Errno() : "";
+  close(fd);
+  if (rc != 0) {
+    return Status::Error("interface " + iface + ": cannot turn TX checksum offload off: " + error);
+  }
+  return Status();
+}
+
 Status ApplyLinkSettings(nl_sock* sock, const std::string& netns, const std::string& iface,
                          const LinkSettings& settings) {
   Result<LinkPtr> link = GetLink(sock, iface, "namespace " + netns);
   if (!link.ok()) return link.status();
+
+  // A name changes only while the link is down, so on its own and first.
+  const std::string name = settings.rename.value_or(iface);
+  if (settings.rename) {
+    LinkPtr renamed(rtnl_link_alloc());
+    rtnl_link_set_name(renamed.get(), name.c_str());
+    if (const int err = rtnl_link_change(sock, link.value().get(), renamed.get(), 0); err < 0) {
+      return Status::Error("interface " + iface + " in namespace " + netns +
+                           ": cannot rename it to " + name + ": " + nl_geterror(err));
+    }
+  }
+  if (settings.no_tx_checksum_offload) {
+    if (Status off = DisableTxChecksumOffload(name); !off.ok()) return off;
+  }
 
   LinkPtr change(rtnl_link_alloc());
   std::unique_ptr<nl_addr, NlAddrPut> mac;
@@ -76,7 +115,7 @@ Status ApplyLinkSettings(nl_sock* sock, const std::string& netns, const std::str
   if (settings.mtu != 0) rtnl_link_set_mtu(change.get(), settings.mtu);
   rtnl_link_set_flags(change.get(), IFF_UP);
   if (const int err = rtnl_link_change(sock, link.value().get(), change.get(), 0); err < 0) {
-    return Status::Error("interface " + iface + " in namespace " + netns +
+    return Status::Error("interface " + name + " in namespace " + netns +
                          ": cannot set MAC/MTU/up: " + nl_geterror(err));
   }
   if (!settings.ip) return Status();
@@ -92,7 +131,7 @@ Status ApplyLinkSettings(nl_sock* sock, const std::string& netns, const std::str
   }
   rtnl_addr_set_prefixlen(addr.get(), settings.ip->prefix_length);
   if (const int err = rtnl_addr_add(sock, addr.get(), 0); err < 0 && err != -NLE_EXIST) {
-    return Status::Error("interface " + iface + " in namespace " + netns + ": cannot add " +
+    return Status::Error("interface " + name + " in namespace " + netns + ": cannot add " +
                          settings.ip->ToString() + ": " + nl_geterror(err));
   }
   return Status();
@@ -227,6 +266,55 @@ Status NetnsManager::MoveLink(const std::string& iface, const std::string& netns
   }();
   close(ns_fd);
   return status;
+}
+
+Status NetnsManager::AddVethPair(const std::string& name, const std::string& peer,
+                                 uint32_t mtu) const {
+  Result<SocketPtr> sock = OpenRouteSocket();
+  if (!sock.ok()) return sock.status();
+  for (const std::string& iface : {name, peer}) {
+    rtnl_link* existing = nullptr;
+    if (rtnl_link_get_kernel(sock.value().get(), 0, iface.c_str(), &existing) == 0) {
+      rtnl_link_put(existing);
+      return Status::Error("interface " + iface + " already exists in the host namespace; " +
+                           "pick another port name");
+    }
+  }
+  if (const int err = rtnl_link_veth_add(sock.value().get(), name.c_str(), peer.c_str(), getpid());
+      err < 0) {
+    return Status::Error("veth pair " + name + ": cannot create it: " + nl_geterror(err));
+  }
+  Result<LinkPtr> link = GetLink(sock.value().get(), name, "the host namespace");
+  if (!link.ok()) return link.status();
+  // The host end carries the namespace's frames only: without IPv6 the host sends nothing
+  // of its own on it (router solicitations, MLD), which a packet socket would pick up and
+  // the switch would learn. No IPv6 in the kernel: nothing to turn off.
+  if (FILE* knob = std::fopen(("/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6").c_str(), "w")) {
+    std::fputs("1", knob);
+    std::fclose(knob);
+  }
+  LinkPtr change(rtnl_link_alloc());
+  if (mtu != 0) rtnl_link_set_mtu(change.get(), mtu);
+  rtnl_link_set_flags(change.get(), IFF_UP);
+  if (const int err = rtnl_link_change(sock.value().get(), link.value().get(), change.get(), 0);
+      err < 0) {
+    return Status::Error("interface " + name + ": cannot set MTU/up: " + nl_geterror(err));
+  }
+  return Status();
+}
+
+Result<bool> NetnsManager::DeleteLink(const std::string& iface, const std::string& kind) const {
+  Result<SocketPtr> sock = OpenRouteSocket();
+  if (!sock.ok()) return sock.status();
+  rtnl_link* found = nullptr;
+  if (rtnl_link_get_kernel(sock.value().get(), 0, iface.c_str(), &found) < 0) return false;
+  LinkPtr link(found);
+  const char* type = rtnl_link_get_type(link.get());
+  if (type == nullptr || kind != type) return false;
+  if (const int err = rtnl_link_delete(sock.value().get(), link.get()); err < 0) {
+    return Status::Error("interface " + iface + ": cannot delete it: " + nl_geterror(err));
+  }
+  return true;
 }
 
 Status NetnsManager::ConfigureLink(const std::string& netns, const std::string& iface,

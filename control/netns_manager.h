@@ -35,6 +35,11 @@ struct LinkSettings {
   std::optional<MacAddress> mac;
   uint32_t mtu = 0;                // 0: leave as is
   std::optional<Ipv4Cidr> ip;
+  std::optional<std::string> rename;  // a new name for the link
+  // Checksums computed by the stack instead of left to the device: a packet or
+  // XDP socket at the other end of a veth pair gets frames without the
+  // checksum metadata that the pair carries (turns TSO off with it).
+  bool no_tx_checksum_offload = false;
 };
 
 class NetnsManager {
@@ -51,7 +56,15 @@ class NetnsManager {
 
   // Moves interface `iface` from the caller's namespace into `netns`.
   [[nodiscard]] Status MoveLink(const std::string& iface, const std::string& netns) const;
-  // Inside `netns`: sets MAC and MTU, brings `iface` up and adds the address.
+  // In the caller's namespace: a veth pair `name` <-> `peer`, `name` up (with
+  // `mtu` unless 0). An error if either name is taken.
+  [[nodiscard]] Status AddVethPair(const std::string& name, const std::string& peer,
+                                   uint32_t mtu) const;
+  // In the caller's namespace: deletes link `iface` if it exists and is of
+  // kind `kind` (e.g. "veth"); true if it deleted one.
+  [[nodiscard]] Result<bool> DeleteLink(const std::string& iface, const std::string& kind) const;
+  // Inside `netns`: renames `iface` if asked (then uses the new name), sets
+  // MAC, MTU and checksum offload, brings it up and adds the address.
   [[nodiscard]] Status ConfigureLink(const std::string& netns, const std::string& iface,
                                      const LinkSettings& settings) const;
   // A probe for Switch::SetLinkProbe: true while `iface` in `netns` is

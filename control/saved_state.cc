@@ -147,12 +147,17 @@ Result<PortSpec> PortSpecFromJson(const json& object) {
   return spec;
 }
 
+bool IsAttachLink(PortType type) {
+  return type == PortType::kTap || type == PortType::kAfXdp || type == PortType::kAfPacket;
+}
+
 json AttachmentToJson(const Attachment& attachment) {
   json object = {{"port", attachment.port},
                  {"netns", attachment.netns},
                  {"mac", attachment.mac.ToString()}};
   if (attachment.ip) object["ip"] = attachment.ip->ToString();
   if (attachment.mtu != 0) object["mtu"] = attachment.mtu;
+  object["via"] = std::string(PortTypeName(attachment.via));
   return object;
 }
 
@@ -210,7 +215,17 @@ Result<SavedState> StateFromJson(const json& object) {
     reader.String("ip", &ip);
     reader.Mac("mac", &mac, true);
     reader.Uint("mtu", &a.mtu, 65535);
+    std::string via = "tap";  // state files written before veth links had no "via"
+    reader.String("via", &via);
     reader.NoOthers();
+    if (reader.ok()) {
+      const std::optional<PortType> link = ParsePortType(via);
+      if (!link || !IsAttachLink(*link)) {
+        reader.Fail("via", "'" + via + "' is not tap, af-xdp or af-packet");
+      } else {
+        a.via = *link;
+      }
+    }
     if (reader.ok()) {
       PortSpec spec;
       spec.name = a.port;

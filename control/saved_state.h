@@ -29,13 +29,19 @@ namespace dpbridge {
 inline constexpr int kStateVersion = 1;
 
 struct Attachment {
-  std::string port;                // the TAP port and interface name
+  std::string port;                // the port's name, and the interface's in the namespace
   std::string netns;
   std::optional<Ipv4Cidr> ip;
   MacAddress mac;                  // chosen at attach time if not given
   uint32_t mtu = 0;                // 0: kernel default
+  // How the namespace is linked: kTap (a TAP device moved into it), or a veth pair whose
+  // host end (named as the port) is a kAfXdp or kAfPacket port.
+  PortType via = PortType::kTap;
   bool operator==(const Attachment&) const = default;
 };
+
+// Whether `type` can link an attached namespace (tap, af-xdp, af-packet).
+[[nodiscard]] bool IsAttachLink(PortType type);
 
 struct StaticFdbEntry {
   MacAddress mac;

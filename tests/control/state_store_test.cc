@@ -50,6 +50,7 @@ class StateStoreTest : public ::testing::Test {
     b.port = "c2";
     b.netns = "ns2";
     b.mac = MacAddress(0x0200c6120002);
+    b.via = PortType::kAfXdp;
     state.attachments = {a, b};
     state.static_fdb = {{MacAddress(0x020000000099), 10, "c1"}};
     state.settings.aging_time_s = 120;
@@ -140,6 +141,8 @@ TEST_F(StateStoreTest, InvalidContentNamesThePlace) {
        R"("ip":"198.18.0.0/24"}]})", "attachments[0].ip"},
       {R"({"version":1,"attachments":[{"port":"c","netns":"a/b","mac":"02:00:00:00:00:01"}]})",
        "attachments[0].netns"},
+      {R"({"version":1,"attachments":[{"port":"c","netns":"n","mac":"02:00:00:00:00:01",)"
+       R"("via":"vhost-user"}]})", "attachments[0].via"},
       {R"({"version":1,"static_fdb":[{"mac":"01:00:00:00:00:01","port":"c"}]})",
        "static_fdb[0].mac"},
       {R"({"version":1,"static_fdb":[{"mac":"02:00:00:00:00:01","port":"c","vlan":5000}]})",
@@ -156,6 +159,15 @@ TEST_F(StateStoreTest, InvalidContentNamesThePlace) {
         << text << " -> " << loaded.message();
     EXPECT_NE(loaded.message().find(store.path()), std::string::npos);
   }
+}
+
+// State files written before veth attachments have no "via": those are TAP attachments.
+TEST(SavedStateTest, AttachmentWithoutViaIsTap) {
+  Result<SavedState> state = StateFromJson(nlohmann::json::parse(
+      R"({"version":1,"attachments":[{"port":"c","netns":"n","mac":"02:00:00:00:00:01"}]})"));
+  ASSERT_TRUE(state.ok()) << state.message();
+  ASSERT_EQ(state->attachments.size(), 1u);
+  EXPECT_EQ(state->attachments[0].via, PortType::kTap);
 }
 
 TEST(SavedStateTest, ForgetPortRemovesEveryTrace) {

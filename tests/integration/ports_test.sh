@@ -10,6 +10,9 @@
 #                   is killed and restarted; the port reconnects and traffic resumes
 #   veth_af_packet  one end of a veth pair in a namespace, the other attached as af-packet:
 #                   ping to a TAP namespace
+#   attach_veth     `attach --via af-xdp` and `--via af-packet`: ping, a TCP transfer, the
+#                   FDB, a daemon killed and restarted (the pairs are replaced), detach
+#                   removes the pair, a taken interface name is refused
 # Needs root; the vhost cases need 2 MB hugepages (scripts/setup.sh). Addresses are in
 # 198.18.0.0/15; everything made here is removed on exit.
 set -euo pipefail
@@ -27,7 +30,7 @@ PREFIXES=()
 
 # Peer processes and hugepage files go before lib.sh's own cleanup.
 ports_cleanup() {
-  local status=$? pid prefix
+  local status=$? pid prefix link
   set +e
   for pid in "${PEER_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${PEER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -35,7 +38,7 @@ ports_cleanup() {
     rm -f /dev/hugepages/"$prefix"map_* 2>/dev/null || true
     rm -rf /var/run/dpdk/"$prefix" 2>/dev/null || true
   done
-  ip link del "dpbve$tag" 2>/dev/null || true
+  for link in "dpbve$tag" "vx$tag" "vp$tag" "dpbtk$tag"; do ip link del "$link" 2>/dev/null || true; done
   # dpb_cleanup exits with the status it finds in $?: the test's, not ours.
   (exit "$status")
   dpb_cleanup
@@ -109,6 +112,33 @@ testpmd_count() {
   grep "$what-packets" "$DPB_WORK/$name.log" | tail -n 1 | awk '{print $2}'
 }
 
+# TCP: 4 MB from namespace FROM to TO_ADDRESS in namespace TO, checked byte for byte on the
+# far side. Usage: tcp_transfer FROM TO TO_ADDRESS
+tcp_transfer() {
+  local from=$1 to=$2 address=$3
+  local sent="$DPB_WORK/tcp.sent" got="$DPB_WORK/tcp.got"
+  head -c 4000000 /dev/urandom >"$sent"
+  ip netns exec "$to" timeout 30 python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[2], 5201)); s.listen(1); c, _ = s.accept()
+with open(sys.argv[1], "wb") as f:
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        f.write(b)' "$got" "$address" &
+  local server=$!
+  sleep 0.5
+  ip netns exec "$from" timeout 30 python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[2], 5201), timeout=10)
+t = time.time(); s.sendall(open(sys.argv[1], "rb").read()); s.close()
+print("tcp: %.1f Mbit/s" % (4000000 * 8 / (time.time() - t) / 1e6))' "$sent" "$address"
+  wait "$server" || dpb_fail "TCP receiver failed"
+  cmp -s "$sent" "$got" || dpb_fail "TCP transfer through the switch corrupted or truncated"
+  dpb_pass "4 MB TCP transfer arrived intact"
+}
+
 case_tap_netns() {
   dpb_start_daemon
   local ns1="dpbt1-$tag" ns2="dpbt2-$tag"
@@ -123,28 +153,7 @@ case_tap_netns() {
   [[ $(fdb_port 02:00:00:00:10:02) == "t2$tag" ]] || dpb_fail "FDB: 02:00:00:00:10:02 not on t2$tag"
   dpb_pass "FDB holds both MACs on the right ports"
 
-  # TCP: 4 MB through the switch, checked byte for byte on the far side.
-  local sent="$DPB_WORK/tcp.sent" got="$DPB_WORK/tcp.got"
-  head -c 4000000 /dev/urandom >"$sent"
-  ip netns exec "$ns2" timeout 30 python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.10.2", 5201)); s.listen(1); c, _ = s.accept()
-with open(sys.argv[1], "wb") as f:
-    while True:
-        b = c.recv(65536)
-        if not b: break
-        f.write(b)' "$got" &
-  local server=$!
-  sleep 0.5
-  ip netns exec "$ns1" timeout 30 python3 -c '
-import socket, sys, time
-s = socket.create_connection(("198.18.10.2", 5201), timeout=10)
-t = time.time(); s.sendall(open(sys.argv[1], "rb").read()); s.close()
-print("tcp: %.1f Mbit/s" % (4000000 * 8 / (time.time() - t) / 1e6))' "$sent"
-  wait "$server" || dpb_fail "TCP receiver failed"
-  cmp -s "$sent" "$got" || dpb_fail "TCP transfer through the switch corrupted or truncated"
-  dpb_pass "4 MB TCP transfer arrived intact"
+  tcp_transfer "$ns1" "$ns2" 198.18.10.2
 }
 
 case_vhost_testpmd() {
@@ -246,10 +255,64 @@ case_veth_af_packet() {
   dpb_pass "veth (af-packet) to TAP namespace: ping both ways"
 }
 
+case_attach_veth() {
+  dpb_start_daemon
+  local nx="dpbax-$tag" np="dpbap-$tag" px="vx$tag" pp="vp$tag"
+  dpb_track_netns "$nx" "$np"
+  dpb_ctl attach "$px" --netns "$nx" --ip 198.18.12.1/24 --mac 02:00:00:00:12:01 \
+    --via af-xdp >/dev/null
+  dpb_ctl attach "$pp" --netns "$np" --ip 198.18.12.2/24 --mac 02:00:00:00:12:02 \
+    --via af-packet >/dev/null
+  [[ $(port_field "$px" 'p["type"] + " " + p["attachment"]["via"]') == "af-xdp af-xdp" ]] ||
+    dpb_fail "$px is not an af-xdp port attached via af-xdp"
+  [[ $(port_field "$pp" 'p["type"]') == af-packet ]] || dpb_fail "$pp is not an af-packet port"
+  ip link show "$px" >/dev/null 2>&1 || dpb_fail "no host end $px"
+  ip netns exec "$nx" ethtool -k "$px" | grep -q '^tx-checksumming: off' ||
+    dpb_fail "TX checksum offload still on in $nx"
+  dpb_pass "veth pairs made: host ends are the ports, the namespace ends compute checksums"
+
+  dpb_ping "$nx" 198.18.12.2
+  dpb_ping "$np" 198.18.12.1
+  dpb_pass "ping across af-xdp and af-packet attachments"
+  tcp_transfer "$nx" "$np" 198.18.12.2
+  [[ $(fdb_port 02:00:00:00:12:01) == "$px" && $(fdb_port 02:00:00:00:12:02) == "$pp" ]] ||
+    dpb_fail "FDB does not hold the namespaces' MACs on $px and $pp"
+  local learned
+  learned=$(dpb_ctl --json fdb show | python3 -c '
+import json, sys
+data = json.load(sys.stdin)
+rows = data["entries"] if isinstance(data, dict) else data
+print(len(rows))')
+  [[ $learned -eq 2 ]] || dpb_fail "FDB holds $learned entries, expected the 2 namespaces only"
+  dpb_pass "FDB: the two namespaces, nothing of the host ends"
+
+  # A daemon killed outright leaves the pairs; the next one replaces them from its state.
+  dpb_kill9_daemon
+  ip link show "$px" >/dev/null 2>&1 || dpb_fail "host end $px vanished with the daemon"
+  dpb_start_daemon
+  wait_link "$px" up
+  wait_link "$pp" up
+  dpb_ping "$nx" 198.18.12.2
+  dpb_pass "restart: attachments restored, forwarding again"
+
+  dpb_ctl detach "$px" >/dev/null
+  ! ip link show "$px" >/dev/null 2>&1 || dpb_fail "detach left the host end $px"
+  ! ip -n "$nx" link show "$px" >/dev/null 2>&1 || dpb_fail "detach left $px in $nx"
+  dpb_pass "detach removes the veth pair"
+
+  ip link add "dpbtk$tag" type veth peer name "dpbtl$tag"
+  dpb_expect_error 1 "already exists in the host namespace" \
+    dpb_ctl attach "dpbtk$tag" --netns "$nx" --via af-xdp
+  ip link show "dpbtk$tag" >/dev/null 2>&1 || dpb_fail "a refused attach deleted dpbtk$tag"
+  dpb_expect_error 1 "use tap, af-xdp or af-packet" dpb_ctl attach "vz$tag" --netns "$nx" --via ring
+  dpb_pass "taken interface names and unknown links are refused"
+}
+
 case "$case_name" in
   tap_netns) case_tap_netns ;;
   vhost_testpmd) case_vhost_testpmd ;;
   vhost_client) case_vhost_client ;;
   veth_af_packet) case_veth_af_packet ;;
+  attach_veth) case_attach_veth ;;
   *) dpb_fail "unknown case $case_name" ;;
 esac
