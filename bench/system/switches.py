@@ -12,6 +12,7 @@ Thread-safety: none; driven from one thread.
 """
 
 import json
+import sys
 import os
 import re
 import shutil
@@ -193,7 +194,7 @@ class DpbridgeSwitch:
         self.ctl = find_binary(build_dir, "dpbridgectl")
         self.control_socket = ctx.run_dir / "dpbridge.ctl"
         self.proc = None
-        self.window_start = (0, 0)
+        self.window_start = (0, 0, 0)
         self.prefix = ctx.file_prefix("dpb")
 
     def unavailable_reason(self) -> str | None:
@@ -222,7 +223,9 @@ class DpbridgeSwitch:
         self.window_start = self._pmd_totals()
 
     def cycles(self) -> tuple[int, int]:
-        busy, packets = self._pmd_totals()
+        busy, packets, sleeps = self._pmd_totals()
+        print(f"  dpbridge: {sleeps - self.window_start[2]} idle back-off sleeps in the window",
+              file=sys.stderr)
         return busy - self.window_start[0], packets - self.window_start[1]
 
     def pids(self) -> list[int]:
@@ -237,11 +240,12 @@ class DpbridgeSwitch:
                 self.proc.kill()
                 self.proc.wait()
 
-    def _pmd_totals(self) -> tuple[int, int]:
+    def _pmd_totals(self) -> tuple[int, int, int]:
         stats = json.loads(self._ctl("--json", "pmd-stats"))
         busy = sum_keys(stats, lambda k: k == "busy_cycles")
         packets = sum_keys(stats, lambda k: k == "packets")
-        return busy, packets
+        sleeps = sum_keys(stats, lambda k: k == "sleeps")
+        return busy, packets, sleeps
 
     def _ctl(self, *args: str) -> str:
         cmd = [str(self.ctl), "--socket", str(self.control_socket), *args]
