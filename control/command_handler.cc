@@ -146,7 +146,9 @@ Result<PortInfo> CommandHandler::ConnectVeth(const Attachment& attachment, bool 
     Result<bool> removed = netns_.DeleteLink(host_end, "veth");
     if (!removed.ok()) return removed.status();
   }
+  // Ours alone (the daemon's pid); one left by a crash between create and move goes first.
   const std::string passing_name = "dpbv" + std::to_string(getpid());
+  (void)netns_.DeleteLink(passing_name, "veth");
   if (Status added = netns_.AddVethPair(host_end, passing_name, attachment.mtu); !added.ok()) {
     return Status::Error("attach " + attachment.port + ": " + added.message());
   }
