@@ -19,6 +19,8 @@
 # Namespaces and interfaces are named by the caller (include $$ in them); addresses must be
 # in 198.18.0.0/15.
 
+DPB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 dpb_fail() {
   echo "FAIL: $*" >&2
   if [[ -n ${DPB_WORK:-} && -f $DPB_WORK/daemon.log ]]; then
@@ -104,7 +106,10 @@ dpb_start_hugepage_daemon() {
 # Starts dpbridge on the test's socket and state with ARGS and waits until it answers.
 dpb_launch_daemon() {
   mkdir -p "$DPB_STATE"
-  "$DPB_DAEMON" --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" "$@" \
+  # In a sanitizer build: leaks of Debian's libraries that dpbridge cannot free are listed,
+  # with reasons, in lsan_suppressions.txt.
+  LSAN_OPTIONS="suppressions=$DPB_LIB_DIR/lsan_suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+    "$DPB_DAEMON" --socket "$DPB_SOCKET" --state-dir "$DPB_STATE" "$@" \
     >>"$DPB_WORK/daemon.log" 2>&1 &
   DPB_DAEMON_PID=$!
   local _
