@@ -15,31 +15,20 @@
 
 #include "../common/eal_main.h"
 #include "../common/ring_ports.h"
+#include "reliability_fixture.h"
 #include "switch.h"
 
 namespace dpbridge {
 namespace {
 
 using testing::Drain;
+using testing::MakeFrame;
 using testing::Ring;
 using testing::RingPort;
 
-constexpr MacAddress kMacA(0x02'00'00'00'00'0aull);
-constexpr MacAddress kMacB(0x02'00'00'00'00'0bull);
+using testing::kMacA;
+using testing::kMacB;
 constexpr int kChurnCycles = 100;
-
-rte_mbuf* MakeFrame(rte_mempool* pool, MacAddress dst, MacAddress src) {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool);
-  if (m == nullptr) return nullptr;
-  auto* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 60));
-  std::memset(data, 0, 60);
-  const auto d = dst.Bytes();
-  const auto s = src.Bytes();
-  std::memcpy(data, d.data(), 6);
-  std::memcpy(data + 6, s.data(), 6);
-  data[12] = 0x08;  // IPv4 ethertype; the payload is never parsed
-  return m;
-}
 
 TEST(PortChurn, ThirdPortComesAndGoesWhileTrafficFlows) {
   rte_mempool* pool = rte_pktmbuf_pool_create("churn_frames", 8191, 0, 0,

@@ -3,7 +3,8 @@
 // What the reliability tests share: frames written into a test's own pools, ring-port peers
 // driven from helper threads, a Switch with its PMD thread on lcore 1, and the process
 // figures (RSS, DPDK heap, frames still in use) that tell a leak. The tests themselves are
-// reliability_{bad_frames,flood,soak}_test.cc; reliability_main.cc starts EAL.
+// reliability_{bad_frames,flood,soak}_test.cc (reliability_main.cc starts EAL); port_churn_test
+// uses its frames too.
 //
 // Thread-safety: the frame and ring helpers may run on any thread; the ones that take a
 // Switch run on the thread that owns it (the test's main thread).
