@@ -34,7 +34,7 @@ Logger daemon_log("daemon");
 
 // The switch's periodic work runs at least this often.
 // The control loop ticks every 2 ms while there is work (learn requests, link
-// changes) and every 10 ms when the switch is quiet, so that an idle daemon
+// changes) and every 20 ms when the switch is quiet, so that an idle daemon
 // wakes 50 times a second instead of 500; the first learn request after a
 // quiet spell waits at most 20 ms (its frames are flooded meanwhile).
 constexpr int kBusyTickMs = 2;

@@ -322,7 +322,6 @@ void Switch::FinishRemoval(std::unique_ptr<Port> port) {
 void Switch::FinishRemovals() {
   for (auto it = retiring_.begin(); it != retiring_.end();) {
     if (Applied(it->version)) {
-      for (auto& pmd : pmds_) pmd->ReclaimSnapshots();
       FinishRemoval(std::move(it->port));
       it = retiring_.erase(it);
     } else {

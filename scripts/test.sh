@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs every dpbridge test: set-up, release build, all meson suites, then the unit suite and
-# the in-process integration tests again under ASan + UBSan (suites unit and sanitize), then
-# each libFuzzer target for a bounded time (scripts/fuzz.sh, suite fuzz). Prints the failing tests with the end of their logs and ends with one line
+# the integration tests of suite sanitize (in-process ones and those that run the daemon)
+# again under ASan + UBSan, then each libFuzzer target for a bounded time (scripts/fuzz.sh,
+# suite fuzz). Prints the failing tests with the end of their logs and ends with one line
 # "N passed, N failed" (", N skipped" added when meson skipped some). Exits non-zero when
 # anything failed or no test ran.
 #
@@ -28,7 +29,7 @@ while (($#)); do
     --sanitize) sanitize=1 ;;
     --no-sanitize) sanitize=0 ;;
     --time-limit) time_limit_s=${2:?--time-limit needs seconds}; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
