@@ -15,6 +15,7 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev
   libgtest-dev libbenchmark-dev
   iproute2 iputils-ping iperf3 procps
+  ethtool                   # ports_test attach_veth, bench/system/container_path.sh
   prometheus                # promtool and the metrics scrape test
   openvswitch-switch-dpdk   # bench/system: the OVS-DPDK anchor
   clang libclang-rt-14-dev  # sanitizers and fuzzers
