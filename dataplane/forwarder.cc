@@ -5,6 +5,8 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include <cstring>
+
 namespace dpbridge {
 
 namespace {
@@ -13,6 +15,14 @@ constexpr uint16_t kEthernetHeaderSize = 14;
 constexpr uint16_t kVlanTagSize = 4;
 constexpr uint16_t kEtherTypeVlan = 0x8100;
 constexpr uint16_t kEtherTypeQinQ = 0x88a8;
+
+// Eight header octets from `at` as one big-endian number. The caller has
+// checked that the frame holds a whole Ethernet header, so octets 0-13 exist.
+inline uint64_t LoadBigEndian64(const uint8_t* at) noexcept {
+  uint64_t raw;
+  std::memcpy(&raw, at, sizeof(raw));
+  return __builtin_bswap64(raw);
+}
 
 }  // namespace
 
@@ -24,13 +34,15 @@ void Forwarder::DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noe
   rte_pktmbuf_free(frame);
 }
 
-void Forwarder::Enqueue(uint16_t port, rte_mbuf* frame) noexcept {
+inline void Forwarder::Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) noexcept {
   TxBuffer& buffer = tx_[port];
   if (buffer.count == 0) pending_ports_[pending_count_++] = port;
   buffer.frames[buffer.count++] = frame;
+  buffer.bytes += length;
 }
 
-void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame) noexcept {
+void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
+                      uint32_t length) noexcept {
   std::array<uint16_t, kMaxPorts> targets;
   uint16_t target_count = 0;
   for (uint16_t port : snapshot.flood_ports) {
@@ -43,7 +55,7 @@ void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* f
 
   // One mbuf, many transmitters: each driver frees its reference when done.
   if (target_count > 1) rte_pktmbuf_refcnt_update(frame, static_cast<int16_t>(target_count - 1));
-  for (uint16_t i = 0; i < target_count; ++i) Enqueue(targets[i], frame);
+  for (uint16_t i = 0; i < target_count; ++i) Enqueue(targets[i], frame, length);
   port_counters_[in_port].flooded_packets.Add(1);
 }
 
@@ -52,36 +64,40 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   PortCounters& ingress = port_counters_[in_port];
   learn_count_ = 0;
 
-  // Validate and extract the keys.
+  // Validate and extract the keys. Two 8-octet loads cover the header: octets
+  // 0-7 hold the destination, octets 6-13 the source and the EtherType.
   for (uint16_t i = 0; i < count; ++i) rte_prefetch0(rte_pktmbuf_mtod(frames[i], void*));
   uint16_t valid = 0;
   uint64_t rx_bytes = 0;
   for (uint16_t i = 0; i < count; ++i) {
     rte_mbuf* frame = frames[i];
-    rx_bytes += frame->pkt_len;
+    const uint32_t length = frame->pkt_len;
+    rx_bytes += length;
     if (frame->data_len < kEthernetHeaderSize) {
       DropFrame(in_port, DropReason::kRunt, frame);
       continue;
     }
-    if (frame->pkt_len > kMaxFrameSize) {
+    if (length > kMaxFrameSize) {
       DropFrame(in_port, DropReason::kOversize, frame);
       continue;
     }
     const auto* header = rte_pktmbuf_mtod(frame, const uint8_t*);
-    const MacAddress source = MacAddress::FromBytes(header + 6);
+    const uint64_t source_and_type = LoadBigEndian64(header + 6);
+    const MacAddress source(source_and_type >> 16);
     if (source.IsMulticast() || source.IsZero()) {
       DropFrame(in_port, DropReason::kInvalidSource, frame);
       continue;
     }
-    const uint16_t ether_type = static_cast<uint16_t>(header[12] << 8 | header[13]);
+    const auto ether_type = static_cast<uint16_t>(source_and_type);
     if ((ether_type == kEtherTypeVlan || ether_type == kEtherTypeQinQ) &&
         frame->data_len < kEthernetHeaderSize + kVlanTagSize) {
       DropFrame(in_port, DropReason::kTruncatedVlan, frame);
       continue;
     }
     valid_[valid] = frame;
+    lengths_[valid] = length;
     src_keys_[valid] = FdbKey(0, source);
-    dst_keys_[valid] = FdbKey(0, MacAddress::FromBytes(header));
+    dst_keys_[valid] = FdbKey(0, MacAddress(LoadBigEndian64(header) >> 16));
     ++valid;
   }
   ingress.rx_packets.Add(count);
@@ -107,13 +123,13 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     const uint16_t out = dst_ports_[i];
     if (out == kNoPort || !snapshot.ports[out].present) {
       // Unknown, broadcast or multicast; or an entry whose port is leaving.
-      Flood(snapshot, in_port, frame);
+      Flood(snapshot, in_port, frame, lengths_[i]);
     } else if (out == in_port) {
       DropFrame(in_port, DropReason::kHairpin, frame);
     } else if (!snapshot.ports[out].link_up) {
       DropFrame(out, DropReason::kPortDown, frame);
     } else {
-      Enqueue(out, frame);
+      Enqueue(out, frame, lengths_[i]);
     }
   }
 }
@@ -124,10 +140,9 @@ void Forwarder::Flush(const PmdSnapshot& snapshot) noexcept {
     TxBuffer& buffer = tx_[port];
     const PortSlot& slot = snapshot.ports[port];
 
-    // Sum the lengths first: a driver may free a frame as soon as it takes it.
-    uint64_t bytes = 0;
-    for (uint16_t i = 0; i < buffer.count; ++i) bytes += buffer.frames[i]->pkt_len;
-
+    // The lengths were summed as frames were buffered: a driver may free a
+    // frame as soon as it takes it.
+    uint64_t bytes = buffer.bytes;
     uint16_t sent;
     if (slot.tx_lock == nullptr) {
       sent = rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
@@ -146,6 +161,7 @@ void Forwarder::Flush(const PmdSnapshot& snapshot) noexcept {
     egress.tx_packets.Add(sent);
     egress.tx_bytes.Add(bytes);
     buffer.count = 0;
+    buffer.bytes = 0;
   }
   pending_count_ = 0;
 }

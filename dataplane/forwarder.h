@@ -61,16 +61,20 @@ class Forwarder {
   struct TxBuffer {
     std::array<rte_mbuf*, kBurstSize> frames;
     uint16_t count = 0;
+    uint64_t bytes = 0;  // the sum of the buffered frames' lengths
   };
 
-  void Enqueue(uint16_t port, rte_mbuf* frame) noexcept;
-  void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame) noexcept;
+  // `length` is the frame's pkt_len, read once when the burst was validated.
+  void Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) noexcept;
+  void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
+             uint32_t length) noexcept;
   void DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept;
 
   MacTable& table_;
   PortCounters* port_counters_;
 
   std::array<rte_mbuf*, kBurstSize> valid_{};
+  std::array<uint32_t, kBurstSize> lengths_{};
   std::array<FdbKey, kBurstSize> src_keys_{};
   std::array<FdbKey, kBurstSize> dst_keys_{};
   std::array<uint16_t, kBurstSize> src_ports_{};

@@ -418,6 +418,38 @@ TEST_F(ForwardingTest, PortWithoutLinkGetsNoFrames) {
   EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 1, 0}));
 }
 
+TEST_F(ForwardingTest, TxBytesCountOnlyWhatTheDriverTook) {
+  LearnVia(1, Mac(0xb));
+  // Leave one free slot in port 1's TX ring: the first of three frames fits.
+  static int placeholder = 0;
+  const unsigned fill = rte_ring_free_count(tx_rings_[1]) - 1;
+  for (unsigned i = 0; i < fill; ++i) ASSERT_EQ(rte_ring_enqueue(tx_rings_[1], &placeholder), 0);
+  const PortCounters& out = pmd_->port_counters(1);
+  const uint64_t bytes_before = out.tx_bytes.Load();
+  const uint64_t packets_before = out.tx_packets.Load();
+
+  Send(0, {MakeFrame(Mac(0xb), Mac(0xa), 70), MakeFrame(Mac(0xb), Mac(0xa), 300),
+           MakeFrame(Mac(0xb), Mac(0xa), 1000)});
+  Run();
+
+  EXPECT_EQ(out.tx_packets.Load() - packets_before, 1u);
+  EXPECT_EQ(out.tx_bytes.Load() - bytes_before, 70u);
+  EXPECT_EQ(Drops(1, DropReason::kTxQueueFull), 2u);
+  void* object = nullptr;
+  for (unsigned i = 0; i < fill; ++i) {
+    ASSERT_EQ(rte_ring_dequeue(tx_rings_[1], &object), 0);
+    ASSERT_EQ(object, &placeholder);
+  }
+  const std::vector<rte_mbuf*> taken = Received(1);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0]->pkt_len, 70u);
+
+  // The next burst's byte count starts from zero again.
+  Send(0, {MakeFrame(Mac(0xb), Mac(0xa), 90)});
+  Run();
+  EXPECT_EQ(out.tx_bytes.Load() - bytes_before, 70u + 90u);
+}
+
 TEST_F(ForwardingTest, RxAndTxCountersMatchExactly) {
   LearnVia(1, Mac(0xb));  // 64 bytes in on 1, flooded out of 0, 2 and 3
   Send(0, {MakeFrame(Mac(0xb), Mac(0xa), 60), MakeFrame(Mac(0xb), Mac(0xa), 100),
