@@ -554,6 +554,33 @@ TEST(MacTableTest, FillsExactlyToTheDefaultCapacity) {
   EXPECT_EQ(table.Learn(Key(0xabcdef12345ull), 1, 1), LearnResult::kTableFull);
 }
 
+// At the full default capacity buckets overflow (half the slots are taken, four a
+// bucket), so some keys sit past their home bucket: every key must still be found, by
+// destination and by source lookups, and a miss must still miss.
+TEST(MacTableTest, EveryKeyOfAFullTableIsFound) {
+  constexpr uint32_t kEntries = 1u << 20;
+  MacTable table(SmallConfig(kEntries));
+  auto key_of = [](uint64_t n) { return Key(n * 0x9E3779B1ull); };
+  for (uint64_t n = 0; n < kEntries; ++n) {
+    ASSERT_EQ(table.Learn(key_of(n), static_cast<uint16_t>(n % 3), 1), LearnResult::kLearned);
+  }
+  std::array<FdbKey, 32> keys;
+  std::array<uint16_t, 32> destinations, sources;
+  for (uint64_t base = 0; base < kEntries; base += keys.size()) {
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = key_of(base + i);
+    table.LookupDestinations(keys.data(), keys.size(), destinations.data());
+    table.LookupSources(keys.data(), keys.size(), 0, 2, sources.data());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      ASSERT_EQ(destinations[i], (base + i) % 3) << "key " << base + i;
+      ASSERT_EQ(sources[i], (base + i) % 3) << "key " << base + i;
+    }
+  }
+  EXPECT_EQ(PortOf(table, Key(0xabcdef12345ull)), kNoPort);
+  // Sources on the ingress port (0) were refreshed, the others not.
+  EXPECT_EQ(table.Find(key_of(3))->last_seen_s, 2u);
+  EXPECT_EQ(table.Find(key_of(4))->last_seen_s, 1u);
+}
+
 TEST(MacTableTest, RemovedSlotsBecomeEmptyAgain) {
   MacTable table(SmallConfig(1024));
   // Fill to capacity, so that buckets fill and chains run past them.
