@@ -523,6 +523,7 @@ Result<json> CommandHandler::PmdStats(const Request& request) {
                 {"idle_cycles", c.idle_cycles},
                 {"iterations", c.iterations},
                 {"sleeps", c.sleeps},
+                {"interrupt_waits", c.interrupt_waits},
                 {"learn_requests", c.learn_requests},
                 {"learn_queue_full", c.learn_queue_full},
                 {"rx_queues", row.rx_queues}};

@@ -96,7 +96,7 @@ void PrintPmdStats(const json& rows, std::ostream& out) {
     out << "pmd thread " << Text(pmd["pmd"]) << " (lcore " << Text(pmd["lcore"]) << "):\n";
     out << "  packets received: " << Text(pmd["packets"]) << "\n";
     out << "  iterations: " << Text(pmd["iterations"]) << " (" << Text(pmd["sleeps"])
-        << " sleeps)\n";
+        << " sleeps, " << Text(pmd["interrupt_waits"]) << " of them waiting for RX interrupts)\n";
     std::snprintf(line, sizeof(line), "  idle cycles: %.0f (%.2f%%)\n", idle,
                   total > 0 ? 100.0 * idle / total : 0.0);
     out << line;

@@ -139,6 +139,14 @@ Status PortDevice::Configure(const PortSpec& spec, const PortDeviceConfig& confi
   if (info.dev_flags != nullptr && (*info.dev_flags & RTE_ETH_DEV_INTR_LSC) != 0) {
     port_config.intr_conf.lsc = 1;
   }
+  // RX interrupts where the driver raises them for the queue's own file
+  // descriptor (net_tap: the TAP fd is readable when a frame waits), so that
+  // an idle PMD thread waits in epoll instead of sleeping a fixed time.
+  // Limitation: vhost-user also has RX interrupts, but its driver frees them
+  // when the guest disconnects, at a moment the PMD thread does not see; its
+  // ports stay polled with timed back-off sleeps.
+  rx_interrupts_ = spec.type == PortType::kTap;
+  port_config.intr_conf.rxq = rx_interrupts_ ? 1 : 0;
   if (int rc = rte_eth_dev_configure(dpdk_port_, rx_queues_, tx_queues_, &port_config); rc != 0) {
     return Status::Error(prefix + "cannot configure " + std::to_string(rx_queues_) + " RX and " +
                          std::to_string(tx_queues_) + " TX queues: " + ErrorText(rc));

@@ -49,6 +49,9 @@ class PortDevice {
   [[nodiscard]] uint16_t tx_queues() const { return tx_queues_; }
   // The link state as the driver reports it, without waiting.
   [[nodiscard]] bool DriverLinkUp() const;
+  // Whether the RX queues were configured to raise interrupts (TAP ports),
+  // so that an idle PMD thread may wait for frames instead of polling.
+  [[nodiscard]] bool rx_interrupts() const { return rx_interrupts_; }
 
  private:
   PortDevice() = default;
@@ -61,6 +64,7 @@ class PortDevice {
   bool started_ = false;
   uint16_t rx_queues_ = 0;
   uint16_t tx_queues_ = 0;
+  bool rx_interrupts_ = false;
   rte_ring* rx_ring_ = nullptr;
   rte_ring* tx_ring_ = nullptr;
 };

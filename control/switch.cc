@@ -172,7 +172,8 @@ Result<uint64_t> Switch::Publish() {
       // different thread for each port so that single-queue ports spread too.
       for (uint16_t q = 0; q < port->device->rx_queues(); ++q) {
         if ((port->index + q) % pmds_.size() == p) {
-          snapshot->rx_queues.push_back({port->index, port->device->dpdk_port(), q});
+          snapshot->rx_queues.push_back(
+              {port->index, port->device->dpdk_port(), q, port->device->rx_interrupts()});
         }
       }
     }

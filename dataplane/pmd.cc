@@ -5,15 +5,29 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_pause.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <ctime>
+#include <span>
 
 #include "dpbridge/clock.h"
 #include "forwarder.h"
 
 namespace dpbridge {
+
+namespace {
+
+// The longest interrupt wait; commands and frames end it sooner.
+constexpr int kInterruptWaitMs = 200;
+constexpr int kMaxEvents = 16;
+
+}  // namespace
 
 Pmd::Pmd(unsigned id, MacTable& table, const PmdOptions& options)
     : id_(id),
@@ -21,6 +35,8 @@ Pmd::Pmd(unsigned id, MacTable& table, const PmdOptions& options)
       options_(options),
       port_counters_(new PortCounters[kMaxPorts]) {
   forwarder_ = std::make_unique<Forwarder>(table_, port_counters_.get());
+  // Without it the thread keeps to timed sleeps.
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
 Pmd::~Pmd() {
@@ -28,12 +44,20 @@ Pmd::~Pmd() {
   while (commands_.pop(command)) delete command.snapshot;
   ReclaimSnapshots();
   delete snapshot_;
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Pmd::Wake() noexcept {
+  if (wake_fd_ < 0) return;
+  const uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
 }
 
 bool Pmd::Publish(std::unique_ptr<PmdSnapshot> snapshot) {
   Command command{CommandKind::kSnapshot, snapshot.get(), 0};
   if (!commands_.push(command)) return false;
   snapshot.release();
+  Wake();
   return true;
 }
 
@@ -43,16 +67,22 @@ void Pmd::ReclaimSnapshots() {
 }
 
 bool Pmd::SetMaxSleep(uint32_t max_sleep_us) {
-  return commands_.push(Command{CommandKind::kSetMaxSleep, nullptr, max_sleep_us});
+  const bool queued = commands_.push(Command{CommandKind::kSetMaxSleep, nullptr, max_sleep_us});
+  Wake();
+  return queued;
 }
 
-bool Pmd::RequestStop() { return commands_.push(Command{CommandKind::kStop, nullptr, 0}); }
+bool Pmd::RequestStop() {
+  const bool queued = commands_.push(Command{CommandKind::kStop, nullptr, 0});
+  Wake();
+  return queued;
+}
 
 PmdCountersSnapshot Pmd::counters() const noexcept {
   return {counters_.busy_cycles.Load(),    counters_.idle_cycles.Load(),
           counters_.iterations.Load(),     counters_.rx_packets.Load(),
           counters_.sleeps.Load(),         counters_.learn_requests.Load(),
-          counters_.learn_queue_full.Load()};
+          counters_.learn_queue_full.Load(), counters_.interrupt_waits.Load()};
 }
 
 void Pmd::Adopt(PmdSnapshot* snapshot) noexcept {
@@ -65,6 +95,8 @@ void Pmd::Adopt(PmdSnapshot* snapshot) noexcept {
     }
   }
   PmdSnapshot* old = snapshot_;
+  // Before the acknowledgement: once it is seen, a removed port may close.
+  if (in_run_) RegisterInterrupts(snapshot);
   snapshot_ = snapshot;
   applied_version_.store(snapshot->version, std::memory_order_release);
   // retired_ is as large as commands_, and each command retires at most one
@@ -89,9 +121,79 @@ void Pmd::ApplyCommands() noexcept {
   }
 }
 
+void Pmd::RegisterInterrupts(const PmdSnapshot* snapshot) noexcept {
+  for (const RxQueueAssignment& rxq : std::span(registered_.data(), registered_count_)) {
+    (void)rte_eth_dev_rx_intr_ctl_q(rxq.dpdk_port, rxq.queue, RTE_EPOLL_PER_THREAD,
+                                    RTE_INTR_EVENT_DEL, nullptr);
+  }
+  registered_count_ = 0;
+  // All or nothing: one queue that cannot wake the thread would wait for
+  // kInterruptWaitMs with frames in it.
+  bool ready = snapshot != nullptr && !snapshot->rx_queues.empty() && wake_registered_ &&
+               snapshot->rx_queues.size() <= registered_.size();
+  if (ready) {
+    for (const RxQueueAssignment& rxq : snapshot->rx_queues) {
+      if (!rxq.interrupt ||
+          rte_eth_dev_rx_intr_ctl_q(rxq.dpdk_port, rxq.queue, RTE_EPOLL_PER_THREAD,
+                                    RTE_INTR_EVENT_ADD, nullptr) != 0) {
+        ready = false;
+        break;
+      }
+      registered_[registered_count_++] = rxq;
+    }
+  }
+  interrupts_ready_ = ready;
+  // net_tap's queue descriptors raise a real-time signal as well as the
+  // readiness epoll sees (fcntl F_SETSIG); its handler counts frames. Keep
+  // that handler for WaitForInterrupt. None, or one taking siginfo: nothing
+  // to run.
+  rx_trigger_ = nullptr;
+  for (const RxQueueAssignment& rxq : std::span(registered_.data(), registered_count_)) {
+    const int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(rxq.dpdk_port, rxq.queue);
+    const int signo = fd >= 0 ? fcntl(fd, F_GETSIG) : 0;
+    struct sigaction action {};
+    if (signo > 0 && sigaction(signo, nullptr, &action) == 0 &&
+        (action.sa_flags & SA_SIGINFO) == 0 && action.sa_handler != SIG_DFL &&
+        action.sa_handler != SIG_IGN) {
+      rx_trigger_ = action.sa_handler;
+      rx_trigger_signal_ = signo;
+      break;
+    }
+  }
+}
+
+void Pmd::WaitForInterrupt() noexcept {
+  for (const RxQueueAssignment& rxq : snapshot_->rx_queues) {
+    (void)rte_eth_dev_rx_intr_enable(rxq.dpdk_port, rxq.queue);
+  }
+  // The queues' descriptors are registered edge-triggered since the snapshot
+  // was adopted, so a frame that came after the last poll has already queued
+  // its event and the wait returns at once.
+  rte_epoll_event events[kMaxEvents];
+  (void)rte_epoll_wait(RTE_EPOLL_PER_THREAD, events, kMaxEvents, kInterruptWaitMs);
+  // net_tap reads a queue only after its signal handler has counted a signal
+  // since the queue's last empty read. The kernel sends the signal before it
+  // wakes the epoll set, but the handler runs in whichever thread takes it,
+  // maybe after this thread has polled in vain and waited again with the
+  // frame queued (measured: one ping in three held until the next frame).
+  // Running the handler here makes the next poll read every queue.
+  if (rx_trigger_ != nullptr) rx_trigger_(rx_trigger_signal_);
+  for (const RxQueueAssignment& rxq : snapshot_->rx_queues) {
+    (void)rte_eth_dev_rx_intr_disable(rxq.dpdk_port, rxq.queue);
+  }
+  uint64_t wakes = 0;
+  (void)!read(wake_fd_, &wakes, sizeof(wakes));
+  counters_.sleeps.Add(1);
+  counters_.interrupt_waits.Add(1);
+}
+
 void Pmd::Backoff() noexcept {
   if (options_.max_sleep_us == 0 || ++idle_iterations_ < options_.idle_spins_before_sleep) {
     rte_pause();
+    return;
+  }
+  if (interrupts_ready_) {
+    WaitForInterrupt();
     return;
   }
   // Double the sleep on every empty iteration up to the bound: a switch that
@@ -151,8 +253,22 @@ void Pmd::Run() noexcept {
   // wake-ups can be merged. The back-off asks for 1, 2, 4 ... us after a short lull in
   // traffic; stretched, each of those would let the vhost rings fill for 50 us.
   (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  in_run_ = true;
+  // The wake-up descriptor shares the thread's epoll set with the RX queues.
+  if (wake_fd_ >= 0) {
+    wake_event_.epdata.event = EPOLLIN | EPOLLET;
+    wake_registered_ =
+        rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, wake_fd_, &wake_event_) == 0;
+  }
+  RegisterInterrupts(snapshot_);
   running_.store(true, std::memory_order_release);
   while (!stop_requested_) PollOnce();
+  RegisterInterrupts(nullptr);
+  if (wake_registered_) {
+    (void)rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_DEL, wake_fd_, &wake_event_);
+    wake_registered_ = false;
+  }
+  in_run_ = false;
   running_.store(false, std::memory_order_release);
 }
 

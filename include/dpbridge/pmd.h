@@ -5,7 +5,9 @@
 // A Pmd polls the RX queues its current PmdSnapshot assigns to it, learns
 // source addresses and forwards each burst (see dataplane/forwarder.h), and
 // backs off with bounded sleeps when a run of iterations finds no packets, so
-// that an idle switch costs almost no CPU.
+// that an idle switch costs almost no CPU. When every RX queue it polls can
+// raise interrupts (TAP ports), the thread running Run() waits in epoll
+// instead: it wakes when a frame or a command arrives, not after a fixed time.
 //
 // The control thread talks to it only through lock-free single-producer,
 // single-consumer queues (Boost.Lockfree):
@@ -22,6 +24,7 @@
 #pragma once
 
 #include <boost/lockfree/spsc_queue.hpp>
+#include <rte_interrupts.h>
 
 #include <array>
 #include <atomic>
@@ -106,6 +109,14 @@ class Pmd {
   void ApplyCommands() noexcept;
   void Adopt(PmdSnapshot* snapshot) noexcept;
   void Backoff() noexcept;
+  // Wakes the thread if it waits in epoll (control side, after a command).
+  void Wake() noexcept;
+  // Replaces the epoll registrations of RX queues with those of `snapshot`
+  // (none if null); sets interrupts_ready_ when every queue of it is in.
+  void RegisterInterrupts(const PmdSnapshot* snapshot) noexcept;
+  // Arms the RX interrupts and blocks until one fires, a command arrives or
+  // kInterruptWaitMs pass.
+  void WaitForInterrupt() noexcept;
 
   const unsigned id_;
   MacTable& table_;
@@ -117,6 +128,20 @@ class Pmd {
   uint32_t sleep_us_ = 0;
   uint64_t last_packet_tsc_ = 0;
   bool stop_requested_ = false;
+  // Interrupt waits happen only on the thread in Run(): a caller that drives
+  // PollOnce() by hand (the control thread in manual mode) must not block.
+  bool in_run_ = false;
+  bool interrupts_ready_ = false;
+  // The RX queues in the thread's epoll set; more queues than this are polled
+  // with timed sleeps.
+  std::array<RxQueueAssignment, 64> registered_{};
+  size_t registered_count_ = 0;
+  int wake_fd_ = -1;  // eventfd written by Wake()
+  bool wake_registered_ = false;  // wake_fd_ is in the thread's epoll set
+  // net_tap's RX signal handler and signal, run after a wait (see WaitForInterrupt).
+  void (*rx_trigger_)(int) = nullptr;
+  int rx_trigger_signal_ = 0;
+  rte_epoll_event wake_event_{};
 
   std::unique_ptr<PortCounters[]> port_counters_;
   PmdCounters counters_;

@@ -59,6 +59,7 @@ struct alignas(64) PmdCounters {
   RelaxedCounter sleeps;
   RelaxedCounter learn_requests;
   RelaxedCounter learn_queue_full;  // learn requests lost because the queue was full
+  RelaxedCounter interrupt_waits;   // sleeps that waited for an RX interrupt (a subset)
 };
 
 // A plain copy of the counters above, for reporting.
@@ -93,6 +94,7 @@ struct PmdCountersSnapshot {
   uint64_t sleeps = 0;
   uint64_t learn_requests = 0;
   uint64_t learn_queue_full = 0;
+  uint64_t interrupt_waits = 0;
 };
 
 }  // namespace dpbridge

@@ -42,6 +42,8 @@ struct RxQueueAssignment {
   uint16_t port_index = 0;
   uint16_t dpdk_port = 0;
   uint16_t queue = 0;
+  // The queue can raise interrupts (rte_eth_dev_rx_intr_ctl_q).
+  bool interrupt = false;
 };
 
 struct PmdSnapshot {

@@ -10,6 +10,9 @@
 #                   is killed and restarted; the port reconnects and traffic resumes
 #   veth_af_packet  one end of a veth pair in a namespace, the other attached as af-packet:
 #                   ping to a TAP namespace
+#   tap_interrupts  with only TAP ports the idle PMD thread waits for RX interrupts (every
+#                   sleep is an interrupt wait, a few a second) and wakes for a ping; an
+#                   af-packet port, which has none, brings back timed sleeps until removed
 #   attach_veth     `attach --via af-xdp` and `--via af-packet`: ping, a TCP transfer, the
 #                   FDB, a daemon killed and restarted (the pairs are replaced), detach
 #                   removes the pair, a taken interface name is refused
@@ -154,6 +157,69 @@ case_tap_netns() {
   dpb_pass "FDB holds both MACs on the right ports"
 
   tcp_transfer "$ns1" "$ns2" 198.18.10.2
+}
+
+# "SLEEPS INTERRUPT_WAITS" of PMD thread 0.
+pmd_sleeps() {
+  dpb_ctl --json pmd-stats | python3 -c '
+import json, sys
+p = json.load(sys.stdin)[0]
+print(p["sleeps"], p["interrupt_waits"])'
+}
+
+# Sleeps and interrupt waits of PMD thread 0 during one idle second: "SLEEPS WAITS".
+idle_second() {
+  local s0 w0 s1 w1
+  read -r s0 w0 < <(pmd_sleeps)
+  sleep 1
+  read -r s1 w1 < <(pmd_sleeps)
+  echo "$((s1 - s0)) $((w1 - w0))"
+}
+
+case_tap_interrupts() {
+  dpb_start_daemon
+  local ns1="dpbi1-$tag" ns2="dpbi2-$tag" ns3="dpbi3-$tag" outer="dpbve$tag" sleeps waits
+  dpb_track_netns "$ns1" "$ns2" "$ns3"
+  dpb_ctl attach "i1$tag" --netns "$ns1" --ip 198.18.12.1/24 >/dev/null
+  dpb_ctl attach "i2$tag" --netns "$ns2" --ip 198.18.12.2/24 >/dev/null
+  dpb_ping "$ns1" 198.18.12.2
+  read -r sleeps waits < <(idle_second)
+  ((waits > 0 && waits == sleeps)) ||
+    dpb_fail "TAP ports only: $sleeps sleeps, $waits interrupt waits in an idle second"
+  # A timed back-off sleeps hundreds of times a second; an interrupt wait ends on a
+  # frame, a command or its 200 ms bound.
+  ((waits <= 20)) || dpb_fail "TAP ports only: $waits interrupt waits in an idle second"
+  dpb_pass "TAP ports only: $waits sleeps in an idle second, all interrupt waits"
+  # A frame ends the wait, and the poll after it finds the frame: pings 100 ms apart
+  # each find the thread waiting. A frame the thread woke for but did not read stays
+  # queued until the next frame or the 200 ms bound, a round trip of 100 ms or more
+  # (before the fix, about one ping in ten).
+  local rtts max
+  rtts=$(ip netns exec "$ns2" ping -c 20 -i 0.1 -W 1 198.18.12.1 | sed -n 's/.*time=\([0-9.]*\) ms/\1/p')
+  [[ $(wc -l <<<"$rtts") -eq 20 ]] || dpb_fail "pings 100 ms apart: $(wc -l <<<"$rtts") of 20 replies"
+  max=$(sort -g <<<"$rtts" | tail -1)
+  awk -v t="$max" 'BEGIN {exit !(t < 50)}' || dpb_fail "pings 100 ms apart: slowest round trip $max ms"
+  dpb_pass "an idle PMD thread wakes for each frame (20 pings 100 ms apart, slowest $max ms)"
+
+  # A port without RX interrupts: every sleep is timed again.
+  ip netns add "$ns3"
+  ip link add "$outer" type veth peer name eth0 netns "$ns3"
+  ip -n "$ns3" addr add 198.18.12.3/24 dev eth0
+  ip -n "$ns3" link set eth0 up
+  ip link set "$outer" up
+  dpb_ctl port add "ia$tag" --type af-packet --iface "$outer" >/dev/null
+  dpb_ping "$ns3" 198.18.12.1
+  read -r sleeps waits < <(idle_second)
+  ((sleeps > 0 && waits == 0)) ||
+    dpb_fail "with an af-packet port: $sleeps sleeps, $waits interrupt waits in an idle second"
+  dpb_pass "with an af-packet port: $sleeps timed sleeps, no interrupt wait"
+
+  dpb_ctl port del "ia$tag" >/dev/null
+  read -r sleeps waits < <(idle_second)
+  ((waits > 0 && waits == sleeps)) ||
+    dpb_fail "af-packet port removed: $sleeps sleeps, $waits interrupt waits in an idle second"
+  dpb_ping "$ns1" 198.18.12.2
+  dpb_pass "af-packet port removed: interrupt waits again, ping"
 }
 
 case_vhost_testpmd() {
@@ -310,6 +376,7 @@ print(len(rows))')
 
 case "$case_name" in
   tap_netns) case_tap_netns ;;
+  tap_interrupts) case_tap_interrupts ;;
   vhost_testpmd) case_vhost_testpmd ;;
   vhost_client) case_vhost_client ;;
   veth_af_packet) case_veth_af_packet ;;

@@ -48,6 +48,7 @@ MetricsView FixedMetricsView() {
   pmd0.counters.iterations = 12345;
   pmd0.counters.rx_packets = 1006;
   pmd0.counters.sleeps = 77;
+  pmd0.counters.interrupt_waits = 70;
   pmd0.counters.learn_requests = 4;
   pmd0.counters.learn_queue_full = 1;
   pmd0.rx_queues = {"tap0/0", "vhost1/0"};

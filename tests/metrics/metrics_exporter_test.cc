@@ -163,6 +163,7 @@ TEST_F(MetricsScrapeTest, ServesPmdCountersAndDerivedCyclesPerPacket) {
   EXPECT_EQ(s.at(R"(dpbridge_pmd_packets_total{pmd="0"})"), "1006");
   EXPECT_EQ(s.at(R"(dpbridge_pmd_iterations_total{pmd="0"})"), "12345");
   EXPECT_EQ(s.at(R"(dpbridge_pmd_sleeps_total{pmd="0"})"), "77");
+  EXPECT_EQ(s.at(R"(dpbridge_pmd_interrupt_waits_total{pmd="0"})"), "70");
   EXPECT_EQ(s.at(R"(dpbridge_pmd_learn_requests_total{pmd="0"})"), "4");
   EXPECT_EQ(s.at(R"(dpbridge_pmd_learn_queue_full_total{pmd="0"})"), "1");
   EXPECT_EQ(s.at(R"(dpbridge_pmd_rx_queues{pmd="0"})"), "2");
