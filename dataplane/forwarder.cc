@@ -5,6 +5,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace dpbridge {
@@ -41,6 +42,16 @@ inline void Forwarder::Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) 
   buffer.bytes += length;
 }
 
+inline void Forwarder::EnqueueAll(uint16_t port, uint16_t count) noexcept {
+  TxBuffer& buffer = tx_[port];
+  if (buffer.count == 0) pending_ports_[pending_count_++] = port;
+  std::copy_n(valid_.begin(), count, buffer.frames.begin() + buffer.count);
+  buffer.count += count;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < count; ++i) bytes += lengths_[i];
+  buffer.bytes += bytes;
+}
+
 void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
                       uint32_t length) noexcept {
   std::array<uint16_t, kMaxPorts> targets;
@@ -69,6 +80,7 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   for (uint16_t i = 0; i < count; ++i) rte_prefetch0(rte_pktmbuf_mtod(frames[i], void*));
   uint16_t valid = 0;
   uint64_t rx_bytes = 0;
+  bool one_pair = true;
   for (uint16_t i = 0; i < count; ++i) {
     rte_mbuf* frame = frames[i];
     const uint32_t length = frame->pkt_len;
@@ -98,15 +110,35 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     lengths_[valid] = length;
     src_keys_[valid] = FdbKey(0, source);
     dst_keys_[valid] = FdbKey(0, MacAddress(LoadBigEndian64(header) >> 16));
+    one_pair &= (src_keys_[valid].bits() == src_keys_[0].bits()) &
+                (dst_keys_[valid].bits() == dst_keys_[0].bits());
     ++valid;
   }
   ingress.rx_packets.Add(count);
   ingress.rx_bytes.Add(rx_bytes);
   if (valid == 0) return;
 
-  // Look up sources and destinations in bulk.
-  table_.LookupBurst(src_keys_.data(), dst_keys_.data(), valid, in_port, now_s,
-                     src_ports_.data(), dst_ports_.data());
+  if (one_pair) {
+    // Every frame of the burst has the same source and destination (one
+    // conversation, as in a bulk transfer): one lookup answers for all of
+    // them, and known unicast moves to its output in one copy.
+    table_.LookupBurst(src_keys_.data(), dst_keys_.data(), 1, in_port, now_s,
+                       src_ports_.data(), dst_ports_.data());
+    const uint16_t out = dst_ports_[0];
+    if (out != kNoPort && out != in_port && snapshot.ports[out].present &&
+        snapshot.ports[out].link_up) {
+      if (src_ports_[0] != in_port) learn_[learn_count_++] = {src_keys_[0], in_port};
+      EnqueueAll(out, valid);
+      return;
+    }
+    // Flooded or dropped: the per-frame decisions below, with the one answer.
+    std::fill_n(src_ports_.begin() + 1, valid - 1, src_ports_[0]);
+    std::fill_n(dst_ports_.begin() + 1, valid - 1, out);
+  } else {
+    // Look up sources and destinations in bulk.
+    table_.LookupBurst(src_keys_.data(), dst_keys_.data(), valid, in_port, now_s,
+                       src_ports_.data(), dst_ports_.data());
+  }
 
   // Ask the FDB's owner to learn new and moved sources.
   uint64_t last_requested = 0;

@@ -506,5 +506,62 @@ TEST_F(ForwardingTest, BurstsAroundTheBurstSizeAreForwardedInOrder) {
   }
 }
 
+
+// A burst whose frames all share one source and destination takes one lookup
+// for all of them; it must forward, learn, flood and drop exactly as frames
+// looked up one by one, and a burst that differs only in its last frame must not
+// be taken for one.
+TEST_F(ForwardingTest, OneConversationBurstsBehaveLikeSeparateFrames) {
+  LearnVia(1, Mac(0xb));
+  LearnVia(3, Mac(0xd));
+  auto burst = [&](MacAddress dst, MacAddress src, MacAddress last_dst) {
+    std::vector<rte_mbuf*> frames;
+    for (uint16_t i = 0; i + 1 < kBurst; ++i) frames.push_back(MakeFrame(dst, src));
+    frames.push_back(MakeFrame(last_dst, src));
+    return frames;
+  };
+
+  // Known unicast from a new source: every frame in order, one learn request.
+  const uint64_t requests_before = pmd_->counters().learn_requests;
+  const uint64_t tx_before = pmd_->port_counters(1).tx_packets.Load();
+  auto sent = Send(0, burst(Mac(0xb), Mac(0xa), Mac(0xb)));
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  EXPECT_EQ(pmd_->counters().learn_requests - requests_before, 1u);
+  Run();
+  auto out = Received(1);
+  ASSERT_EQ(out.size(), kBurst);
+  for (uint16_t i = 0; i < kBurst; ++i) ASSERT_EQ(Payload(out[i]), sent[i]) << "frame " << i;
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  ASSERT_TRUE(table_->Find(FdbKey(0, Mac(0xa))).has_value());
+  EXPECT_EQ(table_->Find(FdbKey(0, Mac(0xa)))->port, 0);
+  EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load() - tx_before, kBurst);
+  ReleaseHeld();
+
+  // Unknown destination: every frame flooded and counted as flooded.
+  const uint64_t flooded_before = pmd_->port_counters(0).flooded_packets.Load();
+  Send(0, burst(Mac(0xe), Mac(0xa), Mac(0xe)));
+  Run();
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, kBurst, kBurst, kBurst}));
+  EXPECT_EQ(pmd_->port_counters(0).flooded_packets.Load() - flooded_before, kBurst);
+  ReleaseHeld();
+
+  // Destination on the ingress port: every frame dropped as hairpin.
+  Send(1, burst(Mac(0xb), Mac(0xc), Mac(0xb)));
+  Run();
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_EQ(Drops(1, DropReason::kHairpin), kBurst);
+
+  // The same burst but for its last frame: two outputs.
+  sent = Send(0, burst(Mac(0xb), Mac(0xa), Mac(0xd)));
+  Run();
+  out = Received(1);
+  ASSERT_EQ(out.size(), kBurst - 1);
+  for (uint16_t i = 0; i + 1 < kBurst; ++i) ASSERT_EQ(Payload(out[i]), sent[i]) << "frame " << i;
+  const auto last = Received(3);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(Payload(last[0]), sent[kBurst - 1]);
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+}
+
 }  // namespace
 }  // namespace dpbridge
