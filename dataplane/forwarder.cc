@@ -52,6 +52,16 @@ inline void Forwarder::EnqueueAll(uint16_t port, uint16_t count) noexcept {
   buffer.bytes += bytes;
 }
 
+inline void Forwarder::AskToLearn(FdbKey key, uint16_t in_port) noexcept {
+  // Multiplicative hash; the top bits pick the slot.
+  Asked& asked = asked_[(key.bits() * 0xd6e8feb86659fd93ull) >> (64 - kAskedSlotBits)];
+  if (asked.key == key.bits() && asked.port == in_port) return;
+  asked = {key.bits(), in_port};
+  learn_[learn_count_++] = {key, in_port};
+}
+
+void Forwarder::ForgetAsked() noexcept { asked_.fill(Asked{}); }
+
 void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
                       uint32_t length) noexcept {
   std::array<uint16_t, kMaxPorts> targets;
@@ -127,7 +137,7 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     const uint16_t out = dst_ports_[0];
     if (out != kNoPort && out != in_port && snapshot.ports[out].present &&
         snapshot.ports[out].link_up) {
-      if (src_ports_[0] != in_port) learn_[learn_count_++] = {src_keys_[0], in_port};
+      if (src_ports_[0] != in_port) AskToLearn(src_keys_[0], in_port);
       EnqueueAll(out, valid);
       return;
     }
@@ -144,7 +154,7 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   uint64_t last_requested = 0;
   for (uint16_t i = 0; i < valid; ++i) {
     if (src_ports_[i] != in_port && src_keys_[i].bits() != last_requested) {
-      learn_[learn_count_++] = {src_keys_[i], in_port};
+      AskToLearn(src_keys_[i], in_port);
       last_requested = src_keys_[i].bits();
     }
   }

@@ -48,10 +48,16 @@ class Forwarder {
                     uint16_t count, uint32_t now_s) noexcept;
 
   // The learn requests of the last ProcessBurst(): sources not yet known on
-  // their ingress port, consecutive duplicates removed.
+  // their ingress port, each asked once until ForgetAsked(). A new address
+  // comes in every frame until the FDB's owner has learned it, a tick later;
+  // one request is enough, and the rest would only fill the queue.
   [[nodiscard]] std::span<const LearnRequest> learn_requests() const noexcept {
     return {learn_.data(), learn_count_};
   }
+
+  // Lets every source be asked for again: the PMD calls it every millisecond,
+  // so that a request lost to a full queue, or one the FDB refused, is repeated.
+  void ForgetAsked() noexcept;
 
   // Transmits everything buffered. Frames a driver refuses are freed and
   // counted as tx_queue_full on their output port.
@@ -71,6 +77,9 @@ class Forwarder {
   void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
              uint32_t length) noexcept;
   void DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept;
+  // Adds a learn request unless the same source was asked for on the same port
+  // since ForgetAsked().
+  void AskToLearn(FdbKey key, uint16_t in_port) noexcept;
 
   MacTable& table_;
   PortCounters* port_counters_;
@@ -83,6 +92,15 @@ class Forwarder {
   std::array<uint16_t, kBurstSize> dst_ports_{};
   std::array<LearnRequest, kBurstSize> learn_{};
   size_t learn_count_ = 0;
+
+  // Sources asked for since ForgetAsked(), direct-mapped: a source pushed out
+  // by another that hashes to its slot is asked for again, which is harmless.
+  static constexpr unsigned kAskedSlotBits = 8;
+  struct Asked {
+    uint64_t key = 0;  // never a valid source (an all-zero source is dropped)
+    uint16_t port = kNoPort;
+  };
+  std::array<Asked, size_t{1} << kAskedSlotBits> asked_{};
 
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<uint16_t, kMaxPorts> pending_ports_{};

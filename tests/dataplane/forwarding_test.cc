@@ -563,5 +563,41 @@ TEST_F(ForwardingTest, OneConversationBurstsBehaveLikeSeparateFrames) {
   EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
 }
 
+
+// A new source is asked for once however many frames of a burst carry it (they
+// come until the control thread has learned it), and asked for again once the
+// PMD has forgotten its requests (every millisecond) if it is still unknown.
+TEST_F(ForwardingTest, NewSourcesAreAskedForOncePerMillisecond) {
+  auto alternating = [&] {
+    std::vector<rte_mbuf*> frames;
+    for (uint16_t i = 0; i < kBurst; ++i) {
+      frames.push_back(MakeFrame(kBroadcast, Mac(i % 2 == 0 ? 0xa : 0xc)));
+    }
+    return frames;
+  };
+  std::array<LearnRequest, 64> popped;
+
+  Send(0, alternating());
+  uint64_t before = pmd_->counters().learn_requests;
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  EXPECT_EQ(pmd_->counters().learn_requests - before, 2u);
+  ASSERT_EQ(pmd_->PopLearnRequests(popped.data(), popped.size()), 2u);  // dropped, not learned
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, kBurst, kBurst, kBurst}));
+  ReleaseHeld();
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  Send(0, alternating());
+  before = pmd_->counters().learn_requests;
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  EXPECT_EQ(pmd_->counters().learn_requests - before, 2u);
+  Run();
+  for (const uint64_t source : {0xa, 0xc}) {
+    const auto entry = table_->Find(FdbKey(0, Mac(source)));
+    ASSERT_TRUE(entry.has_value()) << source;
+    EXPECT_EQ(entry->port, 0);
+  }
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, kBurst, kBurst, kBurst}));
+}
+
 }  // namespace
 }  // namespace dpbridge
