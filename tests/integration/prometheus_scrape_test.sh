@@ -211,7 +211,15 @@ case $mode in
     expect_value 'dpbridge_control_requests_total{command="port_add",result="ok"}' \
       "__name__=dpbridge_control_requests_total,command=port_add,result=ok 1"
     # Every query of the Grafana dashboard, with its variables filled in, runs on this
-    # Prometheus and returns series.
+    # Prometheus and returns series. Its rates need two scrapes within their 5 s window.
+    scrapes=''
+    for _ in $(seq 20); do
+      scrapes=$(query 'count_over_time(dpbridge_uptime_seconds[5s])' || true)
+      [[ ${scrapes##* } =~ ^[0-9]+$ ]] && ((${scrapes##* } >= 2)) && break
+      sleep 0.5
+    done
+    [[ ${scrapes##* } =~ ^[0-9]+$ ]] && ((${scrapes##* } >= 2)) ||
+      fail "fewer than two scrapes in 5 s after 10 s of waiting: '$scrapes'"
     dashboard=$(cd "$(dirname "$0")/../.." && pwd)/docs/grafana/dpbridge-dashboard.json
     python3 - "$dashboard" "$api" <<'PY' || fail "a dashboard query failed (above)"
 import json, sys, urllib.parse, urllib.request
