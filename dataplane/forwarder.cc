@@ -53,14 +53,21 @@ inline void Forwarder::EnqueueAll(uint16_t port, uint16_t count) noexcept {
 }
 
 inline void Forwarder::AskToLearn(FdbKey key, uint16_t in_port) noexcept {
+  static_assert(kMaxPorts <= 256, "asked_ports_ holds a port in one octet");
   // Multiplicative hash; the top bits pick the slot.
-  Asked& asked = asked_[(key.bits() * 0xd6e8feb86659fd93ull) >> (64 - kAskedSlotBits)];
-  if (asked.key == key.bits() && asked.port == in_port) return;
-  asked = {key.bits(), in_port};
+  const size_t slot = (key.bits() * 0xd6e8feb86659fd93ull) >> (64 - kAskedSlotBits);
+  if (asked_keys_[slot] == key.bits() && asked_ports_[slot] == in_port) return;
+  asked_keys_[slot] = key.bits();
+  asked_ports_[slot] = static_cast<uint8_t>(in_port);
+  asked_any_ = true;
   learn_[learn_count_++] = {key, in_port};
 }
 
-void Forwarder::ForgetAsked() noexcept { asked_.fill(Asked{}); }
+void Forwarder::ForgetAsked() noexcept {
+  if (!asked_any_) return;
+  asked_keys_.fill(0);
+  asked_any_ = false;
+}
 
 void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
                       uint32_t length) noexcept {

@@ -55,8 +55,9 @@ class Forwarder {
     return {learn_.data(), learn_count_};
   }
 
-  // Lets every source be asked for again: the PMD calls it every millisecond,
-  // so that a request lost to a full queue, or one the FDB refused, is repeated.
+  // Lets every source be asked for again, so that a request lost to a full
+  // queue, or one the FDB refused, is repeated: the PMD calls it once the
+  // control thread has taken its requests, at most every millisecond.
   void ForgetAsked() noexcept;
 
   // Transmits everything buffered. Frames a driver refuses are freed and
@@ -95,12 +96,12 @@ class Forwarder {
 
   // Sources asked for since ForgetAsked(), direct-mapped: a source pushed out
   // by another that hashes to its slot is asked for again, which is harmless.
-  static constexpr unsigned kAskedSlotBits = 8;
-  struct Asked {
-    uint64_t key = 0;  // never a valid source (an all-zero source is dropped)
-    uint16_t port = kNoPort;
-  };
-  std::array<Asked, size_t{1} << kAskedSlotBits> asked_{};
+  // 4,096 slots hold the new addresses of a busy start (36 KB, touched only
+  // for unknown or moved sources).
+  static constexpr unsigned kAskedSlotBits = 12;
+  std::array<uint64_t, size_t{1} << kAskedSlotBits> asked_keys_{};  // 0: empty (never a source)
+  std::array<uint8_t, size_t{1} << kAskedSlotBits> asked_ports_{};
+  bool asked_any_ = false;  // whether ForgetAsked() has anything to clear
 
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<uint16_t, kMaxPorts> pending_ports_{};

@@ -35,10 +35,8 @@ Pmd::Pmd(unsigned id, MacTable& table, const PmdOptions& options)
       options_(options),
       port_counters_(new PortCounters[kMaxPorts]) {
   forwarder_ = std::make_unique<Forwarder>(table_, port_counters_.get());
-  // A source not yet learned is asked for again after a millisecond: by then
-  // the control thread (2 ms ticks when busy) has usually learned it, and a
-  // request lost to a full queue is not lost for long.
   ask_again_tsc_ = rte_get_tsc_hz() / 1000;
+  learn_queue_capacity_ = learn_queue_.write_available();
   // Without it the thread keeps to timed sleeps.
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
@@ -218,7 +216,11 @@ void Pmd::Backoff() noexcept {
 uint32_t Pmd::PollOnce() noexcept {
   const uint64_t start = rte_rdtsc();
   ApplyCommands();
-  if (start - asked_reset_tsc_ > ask_again_tsc_) {
+  // Unknown sources are asked for again once the control thread has taken
+  // every request (so a source it could not learn, or whose request was lost,
+  // is not lost for good) and not more often than every millisecond.
+  if (start - asked_reset_tsc_ > ask_again_tsc_ &&
+      learn_queue_.write_available() == learn_queue_capacity_) {
     forwarder_->ForgetAsked();
     asked_reset_tsc_ = start;
   }

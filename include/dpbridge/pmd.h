@@ -128,7 +128,8 @@ class Pmd {
   uint32_t sleep_us_ = 0;
   uint64_t last_packet_tsc_ = 0;
   uint64_t asked_reset_tsc_ = 0;  // when the forwarder last forgot its learn requests
-  uint64_t ask_again_tsc_ = 0;
+  uint64_t ask_again_tsc_ = 0;    // a millisecond
+  size_t learn_queue_capacity_ = 0;  // write_available() of the empty learn queue
   bool stop_requested_ = false;
   // Interrupt waits happen only on the thread in Run(): a caller that drives
   // PollOnce() by hand (the control thread in manual mode) must not block.

@@ -565,8 +565,9 @@ TEST_F(ForwardingTest, OneConversationBurstsBehaveLikeSeparateFrames) {
 
 
 // A new source is asked for once however many frames of a burst carry it (they
-// come until the control thread has learned it), and asked for again once the
-// PMD has forgotten its requests (every millisecond) if it is still unknown.
+// come until the control thread has learned it), and asked for again, if still
+// unknown, once the control thread has taken the requests and a millisecond has
+// passed.
 TEST_F(ForwardingTest, NewSourcesAreAskedForOncePerMillisecond) {
   auto alternating = [&] {
     std::vector<rte_mbuf*> frames;

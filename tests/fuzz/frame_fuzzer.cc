@@ -272,8 +272,9 @@ void Pass(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf** frames, uint
   const auto before = ReadCounters();
 
   Forwarder& forwarder = *fixture->forwarder;
-  // Each pass is a moment of its own: the PMD forgets its learn requests every
-  // millisecond, and the model expects every unknown source of a pass asked for.
+  // Each pass is a moment of its own: the PMD forgets its learn requests once the
+  // control thread has taken them, and the model expects every unknown source of a
+  // pass asked for.
   forwarder.ForgetAsked();
   forwarder.ProcessBurst(snapshot, in_port, frames, count, 1);
   const auto requests = forwarder.learn_requests();
