@@ -135,35 +135,28 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   ingress.rx_bytes.Add(rx_bytes);
   if (valid == 0) return;
 
+  // Look up sources and destinations in bulk. When every frame of the burst
+  // has the same source and destination (one conversation, as in a bulk
+  // transfer), the first frame's answer holds for all of them.
+  const uint16_t looked_up = one_pair ? 1 : valid;
+  table_.LookupBurst(src_keys_.data(), dst_keys_.data(), looked_up, in_port, now_s,
+                     src_ports_.data(), dst_ports_.data());
+
+  // Ask the FDB's owner to learn new and moved sources (AskToLearn drops repeats).
+  for (uint16_t i = 0; i < looked_up; ++i) {
+    if (src_ports_[i] != in_port) AskToLearn(src_keys_[i], in_port);
+  }
+
   if (one_pair) {
-    // Every frame of the burst has the same source and destination (one
-    // conversation, as in a bulk transfer): one lookup answers for all of
-    // them, and known unicast moves to its output in one copy.
-    table_.LookupBurst(src_keys_.data(), dst_keys_.data(), 1, in_port, now_s,
-                       src_ports_.data(), dst_ports_.data());
+    // Known unicast moves to its output in one copy; a flood or a drop takes
+    // the per-frame decisions below, with the one answer.
     const uint16_t out = dst_ports_[0];
     if (out != kNoPort && out != in_port && snapshot.ports[out].present &&
         snapshot.ports[out].link_up) {
-      if (src_ports_[0] != in_port) AskToLearn(src_keys_[0], in_port);
       EnqueueAll(out, valid);
       return;
     }
-    // Flooded or dropped: the per-frame decisions below, with the one answer.
-    std::fill_n(src_ports_.begin() + 1, valid - 1, src_ports_[0]);
     std::fill_n(dst_ports_.begin() + 1, valid - 1, out);
-  } else {
-    // Look up sources and destinations in bulk.
-    table_.LookupBurst(src_keys_.data(), dst_keys_.data(), valid, in_port, now_s,
-                       src_ports_.data(), dst_ports_.data());
-  }
-
-  // Ask the FDB's owner to learn new and moved sources.
-  uint64_t last_requested = 0;
-  for (uint16_t i = 0; i < valid; ++i) {
-    if (src_ports_[i] != in_port && src_keys_[i].bits() != last_requested) {
-      AskToLearn(src_keys_[i], in_port);
-      last_requested = src_keys_[i].bits();
-    }
   }
 
   // Choose each frame's outputs.
