@@ -108,10 +108,11 @@ Result<PortInfo> CommandHandler::Connect(const Attachment& attachment, bool rest
     if (Status added = netns_.Add(attachment.netns); !added.ok()) return added;
     ctl_log.Log(LogLevel::kInfo, "namespace %s: created", attachment.netns.c_str());
   }
-  if (attachment.via != PortType::kTap) return ConnectVeth(attachment, restoring);
+  const bool tap = attachment.via == PortType::kTap || attachment.via == PortType::kTapVnet;
+  if (!tap) return ConnectVeth(attachment, restoring);
   PortSpec spec;
   spec.name = attachment.port;
-  spec.type = PortType::kTap;
+  spec.type = attachment.via;
   spec.iface = attachment.port;
   spec.mac = attachment.mac;
   spec.mtu = attachment.mtu;
@@ -314,7 +315,7 @@ Result<json> CommandHandler::Attach(const Request& request) {
   if (via.value()) {
     const std::optional<PortType> link = ParsePortType(*via.value());
     if (!link || !IsAttachLink(*link)) {
-      return Status::Error("via '" + *via.value() + "': use tap, af-xdp or af-packet");
+      return Status::Error("via '" + *via.value() + "': use tap, tap-vnet, af-xdp or af-packet");
     }
     attachment.via = *link;
   }
@@ -355,7 +356,7 @@ Result<json> CommandHandler::Detach(const Request& request) {
   if (bridge_.FindPort(name.value())) {
     if (Status deleted = bridge_.DelPort(name.value()); !deleted.ok()) return deleted;
   }
-  if (via != PortType::kTap) {
+  if (via != PortType::kTap && via != PortType::kTapVnet) {
     // The pair goes with its host end; it is gone already if the namespace was deleted.
     Result<bool> removed = netns_.DeleteLink(name.value(), "veth");
     if (!removed.ok()) ctl_log.Log(LogLevel::kWarning, "%s", removed.message().c_str());

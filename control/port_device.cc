@@ -8,12 +8,19 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace dpbridge {
@@ -46,9 +53,23 @@ Status ClearStaleSocket(const std::string& path) {
 
 }  // namespace
 
+uint64_t TapOffloadFlag() {
+  static const uint64_t flag = [] {
+    rte_mbuf_dynflag params{};
+    std::strncpy(params.name, "dpbridge_vnet_offload", sizeof(params.name) - 1);
+    const int bit = rte_mbuf_dynflag_register(&params);
+    return bit < 0 ? uint64_t{0} : uint64_t{1} << bit;
+  }();
+  return flag;
+}
+
 Result<std::unique_ptr<PortDevice>> PortDevice::Open(const PortSpec& spec,
                                                      const PortDeviceConfig& config) {
   std::unique_ptr<PortDevice> device(new PortDevice());
+  if (spec.type == PortType::kTapVnet) {
+    if (Status status = device->OpenTapVnet(spec, config); !status.ok()) return status;
+    return device;
+  }
   if (Status status = device->Probe(spec); !status.ok()) return status;
   if (Status status = device->Configure(spec, config); !status.ok()) return status;
   return device;
@@ -101,6 +122,8 @@ Status PortDevice::Probe(const PortSpec& spec) {
     case PortType::kPci:
       device_name_ = spec.pci_address;
       break;
+    case PortType::kTapVnet:
+      return Status::Error(prefix + "a tap-vnet port is no DPDK device");  // see Open()
   }
 
   const std::string devargs = device_name_ + arguments;
@@ -185,7 +208,87 @@ Status PortDevice::Configure(const PortSpec& spec, const PortDeviceConfig& confi
   return {};
 }
 
+Status PortDevice::OpenTapVnet(const PortSpec& spec, const PortDeviceConfig& config) {
+  const std::string prefix = "port " + spec.name + ": ";
+  const std::string iface = spec.iface.empty() ? spec.name : spec.iface;
+  device_name_ = "tap-vnet " + iface;
+  const int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::Error(prefix + "cannot open /dev/net/tun: " + std::strerror(errno));
+  }
+  ifreq request{};
+  std::strncpy(request.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+  request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  int header_size = sizeof(VirtioNetHeader);
+  if (ioctl(fd, TUNSETIFF, &request) != 0 || ioctl(fd, TUNSETVNETHDRSZ, &header_size) != 0) {
+    const int error = errno;
+    close(fd);
+    return Status::Error(prefix + "cannot create TAP interface " + iface + ": " +
+                         std::strerror(error) + " (is the name free? see `ip link`)");
+  }
+  // The kernel's offloads stay off until the switch turns them on.
+  tap_ = std::make_unique<TapQueue>(fd, config.pool, TapOffloadFlag());
+  dpdk_port_ = RTE_MAX_ETHPORTS;  // no ethdev
+  rx_queues_ = 1;
+  tx_queues_ = 1;
+  rx_interrupts_ = true;
+
+  // MTU, MAC and up, as net_tap does for its interface.
+  const int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return Status::Error(prefix + "socket: " + std::strerror(errno));
+  std::string problem;
+  ifreq link{};
+  std::strncpy(link.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+  if (spec.mtu != 0) {
+    link.ifr_mtu = static_cast<int>(spec.mtu);
+    if (ioctl(sock, SIOCSIFMTU, &link) != 0) {
+      problem = "cannot set MTU " + std::to_string(spec.mtu) + ": " + std::strerror(errno);
+    }
+  }
+  if (problem.empty() && spec.mac) {
+    link.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    const std::array<uint8_t, 6> octets = spec.mac->Bytes();
+    std::memcpy(link.ifr_hwaddr.sa_data, octets.data(), octets.size());
+    if (ioctl(sock, SIOCSIFHWADDR, &link) != 0) {
+      problem = "cannot set MAC " + spec.mac->ToString() + ": " + std::strerror(errno);
+    }
+  }
+  if (problem.empty() && ioctl(sock, SIOCGIFFLAGS, &link) == 0) {
+    link.ifr_flags = static_cast<short>(link.ifr_flags | IFF_UP);
+    if (ioctl(sock, SIOCSIFFLAGS, &link) != 0) {
+      problem = std::string("cannot bring the interface up: ") + std::strerror(errno);
+    }
+  }
+  close(sock);
+  if (!problem.empty()) return Status::Error(prefix + problem);
+  return {};
+}
+
+Status PortDevice::SetOffloads(bool on) {
+  if (!tap_ || on == offloads_) return {};
+  // Without the flag a frame's header could not follow it through the switch.
+  if (on && TapOffloadFlag() == 0) return Status::Error("no mbuf flag for offloaded frames");
+  const unsigned features = on ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN : 0;
+  if (ioctl(tap_->fd(), TUNSETOFFLOAD, features) != 0) {
+    return Status::Error(device_name_ + ": cannot " + (on ? "enable" : "disable") +
+                         " offloads: " + std::strerror(errno));
+  }
+  offloads_ = on;
+  return {};
+}
+
+PortDevice::DriverStats PortDevice::ReadDriverStats() const {
+  if (tap_) {
+    const TapQueueStats stats = tap_->stats();
+    return {0, stats.rx_no_mbuf, stats.rx_errors, stats.tx_errors};
+  }
+  rte_eth_stats stats{};
+  if (rte_eth_stats_get(dpdk_port_, &stats) != 0) return {};
+  return {stats.imissed, stats.rx_nombuf, stats.ierrors, stats.oerrors};
+}
+
 bool PortDevice::DriverLinkUp() const {
+  if (tap_) return true;  // our end of the TAP is open
   rte_eth_link link{};
   if (rte_eth_link_get_nowait(dpdk_port_, &link) != 0) return false;
   return link.link_status == RTE_ETH_LINK_UP;

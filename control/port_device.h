@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// PortDevice: one DPDK ethdev made from a PortSpec, from probe to removal.
+// PortDevice: one DPDK ethdev made from a PortSpec, from probe to removal;
+// or, for a tap-vnet port, a TAP descriptor the PMD thread reads itself
+// (TapQueue), since DPDK 22.11's net_tap has no offloads.
 //
 // Open() turns a spec into a device: a hot-plugged vdev (net_tap, net_vhost,
 // net_af_packet, net_af_xdp), a pair of rte_rings wrapped by net_ring, or a
@@ -23,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "dpbridge/tap_queue.h"
 #include "port_spec.h"
 #include "status.h"
 
@@ -52,11 +55,27 @@ class PortDevice {
   // Whether the RX queues were configured to raise interrupts (TAP ports),
   // so that an idle PMD thread may wait for frames instead of polling.
   [[nodiscard]] bool rx_interrupts() const { return rx_interrupts_; }
+  // The TAP a tap-vnet port reads and writes (dpdk_port() is then no ethdev).
+  [[nodiscard]] TapQueue* tap() const { return tap_.get(); }
+  // The driver's own counters (rte_eth_stats, or the TapQueue's).
+  struct DriverStats {
+    uint64_t rx_missed = 0;
+    uint64_t rx_no_mbuf = 0;
+    uint64_t rx_errors = 0;
+    uint64_t tx_errors = 0;
+  };
+  [[nodiscard]] DriverStats ReadDriverStats() const;
+  // tap-vnet: whether the kernel may hand over frames with their checksum or
+  // TCP segmentation left to do (TUNSETOFFLOAD). The switch allows it only
+  // while every port can pass such frames on.
+  [[nodiscard]] Status SetOffloads(bool on);
+  [[nodiscard]] bool offloads() const { return offloads_; }
 
  private:
   PortDevice() = default;
   [[nodiscard]] Status Probe(const PortSpec& spec);
   [[nodiscard]] Status Configure(const PortSpec& spec, const PortDeviceConfig& config);
+  [[nodiscard]] Status OpenTapVnet(const PortSpec& spec, const PortDeviceConfig& config);
 
   std::string device_name_;
   uint16_t dpdk_port_ = 0;
@@ -67,6 +86,13 @@ class PortDevice {
   bool rx_interrupts_ = false;
   rte_ring* rx_ring_ = nullptr;
   rte_ring* tx_ring_ = nullptr;
+  std::unique_ptr<TapQueue> tap_;
+  bool offloads_ = false;
 };
+
+// The ol_flags bit that marks frames read from a tap-vnet port with work left
+// for the next kernel (registered as an mbuf dynamic flag on first use; 0 if
+// that failed).
+[[nodiscard]] uint64_t TapOffloadFlag();
 
 }  // namespace dpbridge

@@ -9,8 +9,9 @@ namespace dpbridge {
 
 namespace {
 
-constexpr std::array<std::pair<PortType, std::string_view>, 6> kPortTypeNames = {{
+constexpr std::array<std::pair<PortType, std::string_view>, 7> kPortTypeNames = {{
     {PortType::kTap, "tap"},
+    {PortType::kTapVnet, "tap-vnet"},
     {PortType::kVhostUser, "vhost-user"},
     {PortType::kAfPacket, "af-packet"},
     {PortType::kAfXdp, "af-xdp"},
@@ -67,6 +68,7 @@ std::string ValidatePortSpec(const PortSpec& spec) {
   }
   switch (spec.type) {
     case PortType::kTap:
+    case PortType::kTapVnet:
       if (!spec.iface.empty()) return CheckName("interface name", spec.iface);
       break;
     case PortType::kVhostUser:

@@ -17,7 +17,7 @@
 
 namespace dpbridge {
 
-enum class PortType : uint8_t { kTap, kVhostUser, kAfPacket, kAfXdp, kRing, kPci };
+enum class PortType : uint8_t { kTap, kVhostUser, kAfPacket, kAfXdp, kRing, kPci, kTapVnet };
 
 [[nodiscard]] std::string_view PortTypeName(PortType type);
 [[nodiscard]] std::optional<PortType> ParsePortType(std::string_view name);

@@ -148,7 +148,8 @@ Result<PortSpec> PortSpecFromJson(const json& object) {
 }
 
 bool IsAttachLink(PortType type) {
-  return type == PortType::kTap || type == PortType::kAfXdp || type == PortType::kAfPacket;
+  return type == PortType::kTap || type == PortType::kTapVnet || type == PortType::kAfXdp ||
+         type == PortType::kAfPacket;
 }
 
 json AttachmentToJson(const Attachment& attachment) {

@@ -153,7 +153,28 @@ Status Switch::PublishAndWait() {
   return {};
 }
 
+void Switch::UpdateOffloads() {
+  // A tap-vnet port hands over TCP segments of up to 64 KB with checksums
+  // left to do; only another tap-vnet port can pass them on. With any other
+  // kind of port present the kernel finishes every frame itself. Frames read
+  // before a change and bound for such a port are dropped as
+  // offload_unsupported.
+  const bool all_tap_vnet =
+      std::all_of(ports_.begin(), ports_.end(), [](const auto& port) { return port->device->tap(); });
+  for (const auto& port : ports_) {
+    if (!port->device->tap() || port->device->offloads() == all_tap_vnet) continue;
+    if (Status status = port->device->SetOffloads(all_tap_vnet); !status.ok()) {
+      port_log.Log(LogLevel::kWarning, "port %s: %s", port->spec.name.c_str(),
+                   status.message().c_str());
+      continue;
+    }
+    Event("port " + port->spec.name + ": checksum and TCP segmentation offloads " +
+          (all_tap_vnet ? "on (every port is tap-vnet)" : "off (a port of another kind is present)"));
+  }
+}
+
 Result<uint64_t> Switch::Publish() {
+  UpdateOffloads();
   const uint64_t version = ++snapshot_version_;
   for (size_t p = 0; p < pmds_.size(); ++p) {
     auto snapshot = std::make_unique<PmdSnapshot>();
@@ -167,13 +188,15 @@ Result<uint64_t> Switch::Publish() {
       const uint16_t tx_queues = port->device->tx_queues();
       slot.tx_queue = static_cast<uint16_t>(p % tx_queues);
       slot.tx_lock = port->tx_locks ? &port->tx_locks[slot.tx_queue] : nullptr;
+      slot.tap = port->device->tap();
+      if (slot.tap != nullptr) snapshot->offload_flag = TapOffloadFlag();
       snapshot->flood_ports.push_back(port->index);
       // Spread the port's RX queues over the PMD threads, starting at a
       // different thread for each port so that single-queue ports spread too.
       for (uint16_t q = 0; q < port->device->rx_queues(); ++q) {
         if ((port->index + q) % pmds_.size() == p) {
-          snapshot->rx_queues.push_back(
-              {port->index, port->device->dpdk_port(), q, port->device->rx_interrupts()});
+          snapshot->rx_queues.push_back({port->index, port->device->dpdk_port(), q,
+                                         port->device->rx_interrupts(), port->device->tap()});
         }
       }
     }
@@ -347,10 +370,8 @@ PortInfo Switch::Describe(const Port& port) const {
   info.learned_macs = fdb_->PortLearnedCount(port.index);
   info.mac_limit = fdb_->PortLimit(port.index);
   for (const auto& pmd : pmds_) info.counters.Accumulate(pmd->port_counters(port.index));
-  rte_eth_stats stats{};
-  if (rte_eth_stats_get(info.dpdk_port, &stats) == 0) {
-    info.driver = {stats.imissed, stats.rx_nombuf, stats.ierrors, stats.oerrors};
-  }
+  const PortDevice::DriverStats stats = port.device->ReadDriverStats();
+  info.driver = {stats.rx_missed, stats.rx_no_mbuf, stats.rx_errors, stats.tx_errors};
   return info;
 }
 

@@ -155,6 +155,8 @@ class Switch {
   [[nodiscard]] Status PublishAndWait();
   // Sends every PMD thread a snapshot of the current ports; returns its version.
   [[nodiscard]] Result<uint64_t> Publish();
+  // Turns the kernel offloads of tap-vnet ports on while every port is one.
+  void UpdateOffloads();
   // Waits up to 2 s for every PMD thread to adopt `version`.
   [[nodiscard]] bool WaitApplied(uint64_t version);
   [[nodiscard]] bool Applied(uint64_t version) const;

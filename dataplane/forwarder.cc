@@ -5,6 +5,8 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "dpbridge/tap_queue.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -73,11 +75,19 @@ void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* f
                       uint32_t length) noexcept {
   std::array<uint16_t, kMaxPorts> targets;
   uint16_t target_count = 0;
+  // A frame with checksum or segmentation work goes only to ports that take it.
+  const bool offloaded = (frame->ol_flags & snapshot.offload_flag) != 0;
+  bool refused = false;
   for (uint16_t port : snapshot.flood_ports) {
-    if (port != in_port && snapshot.ports[port].link_up) targets[target_count++] = port;
+    if (port == in_port || !snapshot.ports[port].link_up) continue;
+    if (offloaded && snapshot.ports[port].tap == nullptr) {
+      refused = true;
+      continue;
+    }
+    targets[target_count++] = port;
   }
   if (target_count == 0) {
-    DropFrame(in_port, DropReason::kNoOutput, frame);
+    DropFrame(in_port, refused ? DropReason::kOffloadUnsupported : DropReason::kNoOutput, frame);
     return;
   }
 
@@ -97,6 +107,7 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   for (uint16_t i = 0; i < count; ++i) rte_prefetch0(rte_pktmbuf_mtod(frames[i], void*));
   uint16_t valid = 0;
   uint64_t rx_bytes = 0;
+  uint64_t offloaded = 0;  // any frame carrying snapshot.offload_flag
   bool one_pair = true;
   for (uint16_t i = 0; i < count; ++i) {
     rte_mbuf* frame = frames[i];
@@ -106,7 +117,10 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
       DropFrame(in_port, DropReason::kRunt, frame);
       continue;
     }
-    if (length > kMaxFrameSize) {
+    offloaded |= frame->ol_flags & snapshot.offload_flag;
+    // A TCP segment handed over whole (TapQueue) may be as large as a read.
+    if (length > kMaxFrameSize &&
+        (length > TapQueue::kMaxFrame || (frame->ol_flags & snapshot.offload_flag) == 0)) {
       DropFrame(in_port, DropReason::kOversize, frame);
       continue;
     }
@@ -152,7 +166,7 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     // the per-frame decisions below, with the one answer.
     const uint16_t out = dst_ports_[0];
     if (out != kNoPort && out != in_port && snapshot.ports[out].present &&
-        snapshot.ports[out].link_up) {
+        snapshot.ports[out].link_up && (offloaded == 0 || snapshot.ports[out].tap != nullptr)) {
       EnqueueAll(out, valid);
       return;
     }
@@ -170,6 +184,9 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
       DropFrame(in_port, DropReason::kHairpin, frame);
     } else if (!snapshot.ports[out].link_up) {
       DropFrame(out, DropReason::kPortDown, frame);
+    } else if (offloaded != 0 && (frame->ol_flags & snapshot.offload_flag) != 0 &&
+               snapshot.ports[out].tap == nullptr) {
+      DropFrame(out, DropReason::kOffloadUnsupported, frame);
     } else {
       Enqueue(out, frame, lengths_[i]);
     }
@@ -185,12 +202,16 @@ void Forwarder::Flush(const PmdSnapshot& snapshot) noexcept {
     // The lengths were summed as frames were buffered: a driver may free a
     // frame as soon as it takes it.
     uint64_t bytes = buffer.bytes;
+    const auto transmit = [&]() noexcept -> uint16_t {
+      if (slot.tap != nullptr) return slot.tap->Transmit(buffer.frames.data(), buffer.count);
+      return rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
+    };
     uint16_t sent;
     if (slot.tx_lock == nullptr) {
-      sent = rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
+      sent = transmit();
     } else {
       rte_spinlock_lock(slot.tx_lock);
-      sent = rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
+      sent = transmit();
       rte_spinlock_unlock(slot.tx_lock);
     }
 

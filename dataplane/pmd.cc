@@ -17,6 +17,7 @@
 #include <span>
 
 #include "dpbridge/clock.h"
+#include "dpbridge/tap_queue.h"
 #include "forwarder.h"
 
 namespace dpbridge {
@@ -124,9 +125,14 @@ void Pmd::ApplyCommands() noexcept {
 }
 
 void Pmd::RegisterInterrupts(const PmdSnapshot* snapshot) noexcept {
-  for (const RxQueueAssignment& rxq : std::span(registered_.data(), registered_count_)) {
-    (void)rte_eth_dev_rx_intr_ctl_q(rxq.dpdk_port, rxq.queue, RTE_EPOLL_PER_THREAD,
-                                    RTE_INTR_EVENT_DEL, nullptr);
+  for (size_t i = 0; i < registered_count_; ++i) {
+    const RxQueueAssignment& rxq = registered_[i];
+    if (rxq.tap != nullptr) {
+      (void)rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_DEL, rxq.tap->fd(), &tap_events_[i]);
+    } else {
+      (void)rte_eth_dev_rx_intr_ctl_q(rxq.dpdk_port, rxq.queue, RTE_EPOLL_PER_THREAD,
+                                      RTE_INTR_EVENT_DEL, nullptr);
+    }
   }
   registered_count_ = 0;
   // All or nothing: one queue that cannot wake the thread would wait for
@@ -135,9 +141,19 @@ void Pmd::RegisterInterrupts(const PmdSnapshot* snapshot) noexcept {
                snapshot->rx_queues.size() <= registered_.size();
   if (ready) {
     for (const RxQueueAssignment& rxq : snapshot->rx_queues) {
-      if (!rxq.interrupt ||
-          rte_eth_dev_rx_intr_ctl_q(rxq.dpdk_port, rxq.queue, RTE_EPOLL_PER_THREAD,
-                                    RTE_INTR_EVENT_ADD, nullptr) != 0) {
+      bool added = false;
+      if (rxq.tap != nullptr) {
+        // A TapQueue's descriptor is readable when a frame waits.
+        rte_epoll_event& event = tap_events_[registered_count_];
+        event = {};
+        event.epdata.event = EPOLLIN | EPOLLET;
+        added = rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, rxq.tap->fd(), &event) == 0;
+      } else {
+        added = rxq.interrupt &&
+                rte_eth_dev_rx_intr_ctl_q(rxq.dpdk_port, rxq.queue, RTE_EPOLL_PER_THREAD,
+                                          RTE_INTR_EVENT_ADD, nullptr) == 0;
+      }
+      if (!added) {
         ready = false;
         break;
       }
@@ -151,6 +167,7 @@ void Pmd::RegisterInterrupts(const PmdSnapshot* snapshot) noexcept {
   // to run.
   rx_trigger_ = nullptr;
   for (const RxQueueAssignment& rxq : std::span(registered_.data(), registered_count_)) {
+    if (rxq.tap != nullptr) continue;
     const int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(rxq.dpdk_port, rxq.queue);
     const int signo = fd >= 0 ? fcntl(fd, F_GETSIG) : 0;
     struct sigaction action {};
@@ -166,7 +183,7 @@ void Pmd::RegisterInterrupts(const PmdSnapshot* snapshot) noexcept {
 
 void Pmd::WaitForInterrupt() noexcept {
   for (const RxQueueAssignment& rxq : snapshot_->rx_queues) {
-    (void)rte_eth_dev_rx_intr_enable(rxq.dpdk_port, rxq.queue);
+    if (rxq.tap == nullptr) (void)rte_eth_dev_rx_intr_enable(rxq.dpdk_port, rxq.queue);
   }
   // The queues' descriptors are registered edge-triggered since the snapshot
   // was adopted, so a frame that came after the last poll has already queued
@@ -181,7 +198,7 @@ void Pmd::WaitForInterrupt() noexcept {
   // Running the handler here makes the next poll read every queue.
   if (rx_trigger_ != nullptr) rx_trigger_(rx_trigger_signal_);
   for (const RxQueueAssignment& rxq : snapshot_->rx_queues) {
-    (void)rte_eth_dev_rx_intr_disable(rxq.dpdk_port, rxq.queue);
+    if (rxq.tap == nullptr) (void)rte_eth_dev_rx_intr_disable(rxq.dpdk_port, rxq.queue);
   }
   uint64_t wakes = 0;
   (void)!read(wake_fd_, &wakes, sizeof(wakes));
@@ -231,7 +248,9 @@ uint32_t Pmd::PollOnce() noexcept {
     std::array<rte_mbuf*, Forwarder::kBurstSize> frames;
     for (const RxQueueAssignment& rxq : snapshot_->rx_queues) {
       const uint16_t count =
-          rte_eth_rx_burst(rxq.dpdk_port, rxq.queue, frames.data(), Forwarder::kBurstSize);
+          rxq.tap != nullptr
+              ? rxq.tap->Receive(frames.data(), Forwarder::kBurstSize)
+              : rte_eth_rx_burst(rxq.dpdk_port, rxq.queue, frames.data(), Forwarder::kBurstSize);
       if (count == 0) continue;
       received += count;
       forwarder_->ProcessBurst(*snapshot_, rxq.port_index, frames.data(), count, now_s);

@@ -138,6 +138,8 @@ class Pmd {
   // The RX queues in the thread's epoll set; more queues than this are polled
   // with timed sleeps.
   std::array<RxQueueAssignment, 64> registered_{};
+  // The epoll registrations of TapQueue descriptors, by registered_ index.
+  std::array<rte_epoll_event, 64> tap_events_{};
   size_t registered_count_ = 0;
   int wake_fd_ = -1;  // eventfd written by Wake()
   bool wake_registered_ = false;  // wake_fd_ is in the thread's epoll set

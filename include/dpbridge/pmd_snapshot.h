@@ -26,6 +26,8 @@
 
 namespace dpbridge {
 
+class TapQueue;
+
 struct PortSlot {
   bool present = false;
   bool link_up = false;
@@ -36,6 +38,9 @@ struct PortSlot {
   // Changes whenever the index is given to a new port, so that a PMD thread
   // can reset its counters for that index.
   uint32_t generation = 0;
+  // A TAP port the PMD writes itself (instead of the ethdev dpdk_port); the
+  // only kind of port that takes frames carrying PmdSnapshot::offload_flag.
+  TapQueue* tap = nullptr;
 };
 
 struct RxQueueAssignment {
@@ -44,11 +49,17 @@ struct RxQueueAssignment {
   uint16_t queue = 0;
   // The queue can raise interrupts (rte_eth_dev_rx_intr_ctl_q).
   bool interrupt = false;
+  // Set for a TAP port the PMD reads itself: dpdk_port and queue are unused,
+  // and its descriptor wakes an interrupt wait.
+  TapQueue* tap = nullptr;
 };
 
 struct PmdSnapshot {
   uint64_t version = 0;
   std::array<PortSlot, kMaxPorts> ports{};
+  // The ol_flags bit of frames whose checksum or segmentation is left to do
+  // (read from a TapQueue); 0 while no such port exists.
+  uint64_t offload_flag = 0;
   // Indices of present ports, ascending: the candidates of a flood.
   std::vector<uint16_t> flood_ports;
   // The RX queues this PMD thread polls.
