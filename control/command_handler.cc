@@ -188,7 +188,8 @@ Result<PortInfo> CommandHandler::ConnectVeth(const Attachment& attachment, bool 
 json CommandHandler::PortJson(const PortInfo& info) const {
   json port = PortSpecToJson(info.spec);
   port["index"] = info.index;
-  port["dpdk_port"] = info.dpdk_port;
+  // A tap-vnet port is no DPDK device.
+  port["dpdk_port"] = info.spec.type == PortType::kTapVnet ? json(nullptr) : json(info.dpdk_port);
   port["device"] = info.device_name;
   port["link"] = info.link_up ? "up" : "down";
   port["rx_queues"] = info.rx_queues;
@@ -315,7 +316,7 @@ Result<json> CommandHandler::Attach(const Request& request) {
   if (via.value()) {
     const std::optional<PortType> link = ParsePortType(*via.value());
     if (!link || !IsAttachLink(*link)) {
-      return Status::Error("via '" + *via.value() + "': use tap, tap-vnet, af-xdp or af-packet");
+      return Status::Error("via '" + *via.value() + "': use tap-vnet, tap, af-xdp or af-packet");
     }
     attachment.via = *link;
   }

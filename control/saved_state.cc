@@ -222,7 +222,7 @@ Result<SavedState> StateFromJson(const json& object) {
     if (reader.ok()) {
       const std::optional<PortType> link = ParsePortType(via);
       if (!link || !IsAttachLink(*link)) {
-        reader.Fail("via", "'" + via + "' is not tap, af-xdp or af-packet");
+        reader.Fail("via", "'" + via + "' is not tap-vnet, tap, af-xdp or af-packet");
       } else {
         a.via = *link;
       }

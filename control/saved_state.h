@@ -34,9 +34,10 @@ struct Attachment {
   std::optional<Ipv4Cidr> ip;
   MacAddress mac;                  // chosen at attach time if not given
   uint32_t mtu = 0;                // 0: kernel default
-  // How the namespace is linked: kTap (a TAP device moved into it), or a veth pair whose
-  // host end (named as the port) is a kAfXdp or kAfPacket port.
-  PortType via = PortType::kTap;
+  // How the namespace is linked: kTapVnet or kTap (a TAP device moved into it), or a veth
+  // pair whose host end (named as the port) is a kAfXdp or kAfPacket port. The default
+  // of `attach`: the fastest way in (see docs/performance.md, container path).
+  PortType via = PortType::kTapVnet;
   bool operator==(const Attachment&) const = default;
 };
 

@@ -183,7 +183,7 @@ def expect(key, want):
         print("ok: %s +%d" % (key, want))
 
 for port in (os.environ["port_a"], os.environ["port_b"]):
-    labels = 'port="%s",type="tap"' % port
+    labels = 'port="%s",type="tap-vnet"' % port
     # Port a receives the requests and sends the replies; port b the opposite.
     expect("dpbridge_port_rx_packets_total{%s}" % labels, n)
     expect("dpbridge_port_rx_bytes_total{%s}" % labels, n * size)

@@ -3,16 +3,22 @@
 # Port types against real peers, through the real daemon (issue 3).
 #
 # Usage: ports_test.sh BUILD_DIR CASE, where CASE is one of
-#   tap_netns       two TAP ports in two namespaces: ping, a TCP transfer, both MACs in the FDB
+#   tap_netns       two TAP ports (net_tap, `attach --via tap`) in two namespaces: ping, a TCP
+#                   transfer, both MACs in the FDB
 #   vhost_testpmd   two vhost-user server ports, dpdk-testpmd (virtio-user) as the peer:
 #                   frames sent on one arrive on the other, counts equal on both sides
 #   vhost_client    a vhost-user client port; the peer (testpmd, virtio-user in server mode)
 #                   is killed and restarted; the port reconnects and traffic resumes
 #   veth_af_packet  one end of a veth pair in a namespace, the other attached as af-packet:
 #                   ping to a TAP namespace
-#   tap_interrupts  with only TAP ports the idle PMD thread waits for RX interrupts (every
+#   tap_interrupts  with only TAP ports (net_tap) the idle PMD thread waits for RX interrupts (every
 #                   sleep is an interrupt wait, a few a second) and wakes for a ping; an
 #                   af-packet port, which has none, brings back timed sleeps until removed
+#   tap_vnet        `attach` (its default link, tap-vnet): the idle PMD thread waits for RX
+#                   interrupts and wakes for each ping; with only such ports the namespaces'
+#                   TSO and checksum offloads are on and TCP crosses in frames larger than the
+#                   MTU, intact; a port of another kind turns them off (frames at most the
+#                   MTU, still intact) until it is removed
 #   attach_veth     `attach --via af-xdp` and `--via af-packet`: ping, a TCP transfer, the
 #                   FDB, a daemon killed and restarted (the pairs are replaced), detach
 #                   removes the pair, a taken interface name is refused
@@ -146,8 +152,11 @@ case_tap_netns() {
   dpb_start_daemon
   local ns1="dpbt1-$tag" ns2="dpbt2-$tag"
   dpb_track_netns "$ns1" "$ns2"
-  dpb_ctl attach "t1$tag" --netns "$ns1" --ip 198.18.10.1/24 --mac 02:00:00:00:10:01 >/dev/null
-  dpb_ctl attach "t2$tag" --netns "$ns2" --ip 198.18.10.2/24 --mac 02:00:00:00:10:02 >/dev/null
+  dpb_ctl attach "t1$tag" --netns "$ns1" --ip 198.18.10.1/24 --mac 02:00:00:00:10:01 \
+    --via tap >/dev/null
+  dpb_ctl attach "t2$tag" --netns "$ns2" --ip 198.18.10.2/24 --mac 02:00:00:00:10:02 \
+    --via tap >/dev/null
+  [[ $(port_field "t1$tag" 'p["type"]') == tap ]] || dpb_fail "t1$tag is not a tap port"
   dpb_ping "$ns1" 198.18.10.2
   dpb_ping "$ns2" 198.18.10.1
   dpb_pass "ping across two TAP ports"
@@ -176,30 +185,37 @@ idle_second() {
   echo "$((s1 - s0)) $((w1 - w0))"
 }
 
+# With only ports that raise RX interrupts: every idle sleep is an interrupt wait, and
+# each of 20 pings 100 ms apart wakes the thread. Usage: check_interrupt_waits NS ADDRESS WHAT
+check_interrupt_waits() {
+  local ns=$1 address=$2 what=$3 sleeps waits
+  read -r sleeps waits < <(idle_second)
+  ((waits > 0 && waits == sleeps)) ||
+    dpb_fail "$what ports only: $sleeps sleeps, $waits interrupt waits in an idle second"
+  # A timed back-off sleeps hundreds of times a second; an interrupt wait ends on a
+  # frame, a command or its 200 ms bound.
+  ((waits <= 20)) || dpb_fail "$what ports only: $waits interrupt waits in an idle second"
+  dpb_pass "$what ports only: $waits sleeps in an idle second, all interrupt waits"
+  # A frame ends the wait, and the poll after it finds the frame: pings 100 ms apart
+  # each find the thread waiting. A frame the thread woke for but did not read stays
+  # queued until the next frame or the 200 ms bound, a round trip of 100 ms or more
+  # (net_tap before the fix: about one ping in ten).
+  local rtts max
+  rtts=$(ip netns exec "$ns" ping -c 20 -i 0.1 -W 1 "$address" | sed -n 's/.*time=\([0-9.]*\) ms/\1/p')
+  [[ $(wc -l <<<"$rtts") -eq 20 ]] || dpb_fail "pings 100 ms apart: $(wc -l <<<"$rtts") of 20 replies"
+  max=$(sort -g <<<"$rtts" | tail -1)
+  awk -v t="$max" 'BEGIN {exit !(t < 50)}' || dpb_fail "pings 100 ms apart: slowest round trip $max ms"
+  dpb_pass "$what: an idle PMD thread wakes for each frame (20 pings 100 ms apart, slowest $max ms)"
+}
+
 case_tap_interrupts() {
   dpb_start_daemon
   local ns1="dpbi1-$tag" ns2="dpbi2-$tag" ns3="dpbi3-$tag" outer="dpbve$tag" sleeps waits
   dpb_track_netns "$ns1" "$ns2" "$ns3"
-  dpb_ctl attach "i1$tag" --netns "$ns1" --ip 198.18.12.1/24 >/dev/null
-  dpb_ctl attach "i2$tag" --netns "$ns2" --ip 198.18.12.2/24 >/dev/null
+  dpb_ctl attach "i1$tag" --netns "$ns1" --ip 198.18.12.1/24 --via tap >/dev/null
+  dpb_ctl attach "i2$tag" --netns "$ns2" --ip 198.18.12.2/24 --via tap >/dev/null
   dpb_ping "$ns1" 198.18.12.2
-  read -r sleeps waits < <(idle_second)
-  ((waits > 0 && waits == sleeps)) ||
-    dpb_fail "TAP ports only: $sleeps sleeps, $waits interrupt waits in an idle second"
-  # A timed back-off sleeps hundreds of times a second; an interrupt wait ends on a
-  # frame, a command or its 200 ms bound.
-  ((waits <= 20)) || dpb_fail "TAP ports only: $waits interrupt waits in an idle second"
-  dpb_pass "TAP ports only: $waits sleeps in an idle second, all interrupt waits"
-  # A frame ends the wait, and the poll after it finds the frame: pings 100 ms apart
-  # each find the thread waiting. A frame the thread woke for but did not read stays
-  # queued until the next frame or the 200 ms bound, a round trip of 100 ms or more
-  # (before the fix, about one ping in ten).
-  local rtts max
-  rtts=$(ip netns exec "$ns2" ping -c 20 -i 0.1 -W 1 198.18.12.1 | sed -n 's/.*time=\([0-9.]*\) ms/\1/p')
-  [[ $(wc -l <<<"$rtts") -eq 20 ]] || dpb_fail "pings 100 ms apart: $(wc -l <<<"$rtts") of 20 replies"
-  max=$(sort -g <<<"$rtts" | tail -1)
-  awk -v t="$max" 'BEGIN {exit !(t < 50)}' || dpb_fail "pings 100 ms apart: slowest round trip $max ms"
-  dpb_pass "an idle PMD thread wakes for each frame (20 pings 100 ms apart, slowest $max ms)"
+  check_interrupt_waits "$ns2" 198.18.12.1 "TAP (net_tap)"
 
   # A port without RX interrupts: every sleep is timed again.
   ip netns add "$ns3"
@@ -220,6 +236,61 @@ case_tap_interrupts() {
     dpb_fail "af-packet port removed: $sleeps sleeps, $waits interrupt waits in an idle second"
   dpb_ping "$ns1" 198.18.12.2
   dpb_pass "af-packet port removed: interrupt waits again, ping"
+}
+
+# "RX_PACKETS RX_BYTES" of a port.
+port_rx() { port_field "$1" 'str(p["counters"]["rx_packets"]) + " " + str(p["counters"]["rx_bytes"])'; }
+
+# Whether interface IF in namespace NS has TSO on: "on" or "off".
+tso_state() {
+  ip netns exec "$1" ethtool -k "$2" | sed -n 's/^tcp-segmentation-offload: \([a-z]*\).*/\1/p'
+}
+
+# The largest and the mean frame a port received during a TCP transfer from FROM to
+# TO_ADDRESS in TO: prints "MEAN" (octets), after checking the data arrived intact.
+tcp_mean_frame() {
+  local port=$1 from=$2 to=$3 address=$4 p0 b0 p1 b1
+  read -r p0 b0 < <(port_rx "$port")
+  tcp_transfer "$from" "$to" "$address" >&2
+  read -r p1 b1 < <(port_rx "$port")
+  echo $(((b1 - b0) / (p1 - p0)))
+}
+
+case_tap_vnet() {
+  dpb_start_daemon
+  local ns1="dpbv1-$tag" ns2="dpbv2-$tag" ns3="dpbv3-$tag" v1="v1$tag" v2="v2$tag" mean
+  dpb_track_netns "$ns1" "$ns2" "$ns3"
+  dpb_ctl attach "$v1" --netns "$ns1" --ip 198.18.13.1/24 --mac 02:00:00:00:13:01 >/dev/null
+  dpb_ctl attach "$v2" --netns "$ns2" --ip 198.18.13.2/24 --mac 02:00:00:00:13:02 \
+    --via tap-vnet >/dev/null
+  [[ $(port_field "$v1" 'p["type"] + " " + p["attachment"]["via"]') == "tap-vnet tap-vnet" ]] ||
+    dpb_fail "$v1 is not a tap-vnet port attached via tap-vnet"
+  dpb_ping "$ns1" 198.18.13.2
+  dpb_ping "$ns2" 198.18.13.1
+  dpb_pass "ping across two tap-vnet ports"
+  check_interrupt_waits "$ns2" 198.18.13.1 "tap-vnet"
+  [[ $(tso_state "$ns1" "$v1") == on && $(tso_state "$ns2" "$v2") == on ]] ||
+    dpb_fail "only tap-vnet ports, but TSO is not on in both namespaces"
+  # With TSO a 1500-octet MTU still lets segments of up to 64 KB through whole: the mean
+  # frame the switch took from the sender is far above the MTU.
+  mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)
+  ((mean > 3000)) || dpb_fail "TCP through tap-vnet ports: mean frame $mean octets, no large segments"
+  [[ $(port_field "$v2" 'p["counters"]["drops_total"]') == 0 ]] || dpb_fail "drops on $v2"
+  dpb_pass "offloads on: TCP crossed intact in segments of $mean octets on average"
+
+  # Another kind of port could not pass such segments on: offloads off while it is here.
+  dpb_ctl attach "v3$tag" --netns "$ns3" --ip 198.18.13.3/24 --via tap >/dev/null
+  [[ $(tso_state "$ns1" "$v1") == off ]] || dpb_fail "a TAP port joined, TSO still on in $ns1"
+  dpb_ping "$ns3" 198.18.13.1
+  mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)
+  ((mean <= 1514)) || dpb_fail "offloads off, yet frames of $mean octets on average"
+  dpb_pass "a TAP port present: offloads off, TCP intact in frames of $mean octets on average"
+
+  dpb_ctl detach "v3$tag" >/dev/null
+  [[ $(tso_state "$ns1" "$v1") == on ]] || dpb_fail "the TAP port left, TSO still off in $ns1"
+  mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)
+  ((mean > 3000)) || dpb_fail "offloads back on, yet frames of $mean octets on average"
+  dpb_pass "the TAP port removed: offloads on again ($mean octets on average)"
 }
 
 case_vhost_testpmd() {
@@ -370,13 +441,14 @@ print(len(rows))')
   dpb_expect_error 1 "already exists in the host namespace" \
     dpb_ctl attach "dpbtk$tag" --netns "$nx" --via af-xdp
   ip link show "dpbtk$tag" >/dev/null 2>&1 || dpb_fail "a refused attach deleted dpbtk$tag"
-  dpb_expect_error 1 "use tap, af-xdp or af-packet" dpb_ctl attach "vz$tag" --netns "$nx" --via ring
+  dpb_expect_error 1 "use tap-vnet, tap, af-xdp or af-packet" dpb_ctl attach "vz$tag" --netns "$nx" --via ring
   dpb_pass "taken interface names and unknown links are refused"
 }
 
 case "$case_name" in
   tap_netns) case_tap_netns ;;
   tap_interrupts) case_tap_interrupts ;;
+  tap_vnet) case_tap_vnet ;;
   vhost_testpmd) case_vhost_testpmd ;;
   vhost_client) case_vhost_client ;;
   veth_af_packet) case_veth_af_packet ;;
