@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 # The container path (issue 6): two namespaces attached to dpbridge, versus the same two
 # namespaces on a kernel bridge with veth pairs (what docker0 does). dpbridge attaches them
-# through TAP ports (`dpbridgectl attach`, setup tap) or through veth pairs whose host ends
-# are af-packet ports (setup af-packet) or af-xdp ports (setup af-xdp). Alternates the setups
-# round by round and reports, per setup, the median and min-max of:
+# through TAP ports (`dpbridgectl attach`, setup tap), through TAP ports with virtio-net
+# headers (`attach --via tap-vnet`, setup tap-vnet: checksum and TSO offloads, in a second
+# daemon of its own, since any other kind of port turns those offloads off) or through veth
+# pairs whose host ends are af-packet ports (setup af-packet) or af-xdp ports (setup
+# af-xdp). Both daemons' PMD threads run on core 1; the one not measured is idle.
+# Alternates the setups round by round and reports, per setup, the median and min-max of:
 #   UDP 64-byte frames per second received (iperf3 -u, two flows, unlimited rate),
 #   TCP throughput (iperf3, one flow), ping round trip p50 / p99 (200 pings, 10 ms apart).
 #
 # Usage: bench/system/container_path.sh [--rounds N] [--seconds S] [--build-dir DIR]
-#                                       [--setups tap,af-packet,af-xdp,kernel-bridge]
+#                                       [--setups tap,tap-vnet,af-packet,af-xdp,kernel-bridge]
 # Needs root, iperf3 and a built dpbridge. Everything lives in namespaces made here, with
 # addresses in 198.18.0.0/15, and is removed on exit.
 set -euo pipefail
@@ -17,14 +20,14 @@ set -euo pipefail
 rounds=3
 seconds=5
 build_dir=build
-setups=tap,af-packet,kernel-bridge
+setups=tap,tap-vnet,af-packet,kernel-bridge
 while (($#)); do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --setups) setups=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
     *) echo "container_path.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -38,16 +41,20 @@ command -v iperf3 >/dev/null || { echo "container_path.sh: iperf3 missing (scrip
 tag=$$
 work=$(mktemp -d /tmp/dpb-container.XXXXXX)
 socket=$work/dpbridge.sock
+socket_vnet=$work/dpbridge-vnet.sock
 dp_a=dpbca-$tag dp_b=dpbcb-$tag      # namespaces on dpbridge through TAP
+vn_a=dpbva-$tag vn_b=dpbvb-$tag      # namespaces on the second dpbridge through tap-vnet
 ap_a=dpbpa-$tag ap_b=dpbpb-$tag      # namespaces on dpbridge through veth + af-packet
 xp_a=dpbxa-$tag xp_b=dpbxb-$tag      # namespaces on dpbridge through veth + af-xdp
 kb_a=dpbka-$tag kb_b=dpbkb-$tag      # namespaces on the kernel bridge
 kb_br=dpbkbr-$tag                    # namespace holding the kernel bridge
 daemon_pid=''
+vnet_pid=''
 
 cleanup() {
   [[ -n $daemon_pid ]] && { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; } || true
-  for ns in "$dp_a" "$dp_b" "$ap_a" "$ap_b" "$xp_a" "$xp_b" "$kb_a" "$kb_b" "$kb_br"; do
+  [[ -n $vnet_pid ]] && { kill -TERM "$vnet_pid" 2>/dev/null; wait "$vnet_pid" 2>/dev/null; } || true
+  for ns in "$dp_a" "$dp_b" "$vn_a" "$vn_b" "$ap_a" "$ap_b" "$xp_a" "$xp_b" "$kb_a" "$kb_b" "$kb_br"; do
     ip netns del "$ns" 2>/dev/null || true  # takes the veth pairs with it
   done
   pkill -f "iperf3 -s -B 198.18.2" 2>/dev/null || true
@@ -66,6 +73,15 @@ has_setup() { [[ ,$setups, == *,$1,* ]]; }
 if has_setup tap; then
   ctl attach "ca$tag" --netns "$dp_a" --ip 198.18.20.1/24
   ctl attach "cb$tag" --netns "$dp_b" --ip 198.18.20.2/24
+fi
+if has_setup tap-vnet; then
+  printf 'file_prefix = "dpbcv%s"\n' "$tag" >"$work/vnet.toml"
+  "$daemon" --config "$work/vnet.toml" --no-huge --lcores 0,1 --socket "$socket_vnet" \
+    --state-dir "$work/state-vnet" --metrics off >"$work/dpbridge-vnet.log" 2>&1 &
+  vnet_pid=$!
+  for _ in $(seq 100); do "$ctl_bin" --socket "$socket_vnet" show >/dev/null 2>&1 && break; sleep 0.1; done
+  "$ctl_bin" --socket "$socket_vnet" attach "va$tag" --netns "$vn_a" --ip 198.18.24.1/24 --via tap-vnet >/dev/null
+  "$ctl_bin" --socket "$socket_vnet" attach "vb$tag" --netns "$vn_b" --ip 198.18.24.2/24 --via tap-vnet >/dev/null
 fi
 
 # veth_port TYPE NS HOST_END ADDRESS: a namespace whose eth0 is a veth pair's end, the
@@ -134,6 +150,7 @@ print("%.3f %.3f" % (t[len(t) // 2], t[min(len(t) - 1, int(len(t) * 0.99))]))')
 
 for round in $(seq "$rounds"); do
   has_setup tap && measure dpbridge-tap "$dp_a" "$dp_b" 198.18.20.2
+  has_setup tap-vnet && measure dpbridge-tap-vnet "$vn_a" "$vn_b" 198.18.24.2
   has_setup af-packet && measure dpbridge-af-packet "$ap_a" "$ap_b" 198.18.22.2
   has_setup af-xdp && measure dpbridge-af-xdp "$xp_a" "$xp_b" 198.18.23.2
   has_setup kernel-bridge && measure kernel-bridge "$kb_a" "$kb_b" 198.18.21.2
