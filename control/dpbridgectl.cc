@@ -54,7 +54,8 @@ void BuildCommands(CLI::App& app, Invocation* call) {
   port->require_subcommand(1);
   CLI::App* add = Command(port, "add", "port.add", call, "add a port");
   StringArg(add, "name", "name", call, "port name (1-15 of A-Za-z0-9_.-)")->required();
-  StringArg(add, "--type", "type", call, "tap|vhost-user|af-packet|af-xdp|ring|pci")->required();
+  StringArg(add, "--type", "type", call, "tap-vnet|tap|vhost-user|af-packet|af-xdp|ring|pci")
+      ->required();
   StringArg(add, "--path", "path", call, "vhost-user: socket path");
   add->add_flag_callback("--client", [call] { call->request.args["client"] = true; },
                          "vhost-user: connect to the peer's socket");
@@ -76,7 +77,7 @@ void BuildCommands(CLI::App& app, Invocation* call) {
   StringArg(attach, "--mac", "mac", call, "interface MAC (default: random, then kept)");
   UintArg(attach, "--mtu", "mtu", call, "interface MTU");
   StringArg(attach, "--via", "via", call,
-            "tap (default), af-xdp or af-packet: how the namespace is linked");
+            "tap-vnet (default), tap, af-xdp or af-packet: how the namespace is linked");
   CLI::App* detach = Command(&app, "detach", "detach", call,
                              "delete an attached port (the namespace is kept)");
   StringArg(detach, "name", "name", call, "port name")->required();

@@ -138,7 +138,7 @@ Result<PortSpec> PortSpecFromJson(const json& object) {
   const std::optional<PortType> parsed_type = ParsePortType(type);
   if (!parsed_type) {
     return Status::Error("port " + spec.name + ": unknown type '" + type +
-                         "'; use tap, vhost-user, af-packet, af-xdp, ring or pci");
+                         "'; use tap-vnet, tap, vhost-user, af-packet, af-xdp, ring or pci");
   }
   spec.type = *parsed_type;
   if (const std::string problem = ValidatePortSpec(spec); !problem.empty()) {
