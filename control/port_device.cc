@@ -212,6 +212,9 @@ Status PortDevice::OpenTapVnet(const PortSpec& spec, const PortDeviceConfig& con
   const std::string prefix = "port " + spec.name + ": ";
   const std::string iface = spec.iface.empty() ? spec.name : spec.iface;
   device_name_ = "tap-vnet " + iface;
+  if (!TapQueue::PoolFits(config.pool)) {
+    return Status::Error(prefix + "the mbuf pool's buffers are too small for 64 KB frames");
+  }
   const int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     return Status::Error(prefix + "cannot open /dev/net/tun: " + std::strerror(errno));

@@ -25,6 +25,13 @@ const VirtioNetHeader kPlainHeader{};
 
 }  // namespace
 
+bool TapQueue::PoolFits(const rte_mempool* pool) noexcept {
+  const uint32_t room = rte_pktmbuf_data_room_size(const_cast<rte_mempool*>(pool));
+  if (room <= RTE_PKTMBUF_HEADROOM) return false;
+  // Slot 0 holds the header and room - headroom octets; the others the whole buffer.
+  return uint64_t{room} - RTE_PKTMBUF_HEADROOM + uint64_t{room} * (kSlots - 1) >= kMaxFrame;
+}
+
 TapQueue::TapQueue(int fd, rte_mempool* pool, uint64_t offload_flag) noexcept
     : fd_(fd), pool_(pool), offload_flag_(offload_flag) {}
 
@@ -51,8 +58,14 @@ void TapQueue::PlaceSlot(uint16_t slot, rte_mbuf* m) noexcept {
 bool TapQueue::FillSlots() noexcept {
   while (empty_ > 0) {
     if (stash_count_ == 0) {
-      if (rte_pktmbuf_alloc_bulk(pool_, stash_.data(), kStash) != 0) return false;
-      stash_count_ = kStash;
+      // A whole stash, or else just what the empty slots need.
+      if (rte_pktmbuf_alloc_bulk(pool_, stash_.data(), kStash) == 0) {
+        stash_count_ = kStash;
+      } else if (rte_pktmbuf_alloc_bulk(pool_, stash_.data(), empty_) == 0) {
+        stash_count_ = empty_;
+      } else {
+        return false;
+      }
     }
     --empty_;
     PlaceSlot(empty_, stash_[--stash_count_]);
@@ -63,14 +76,16 @@ bool TapQueue::FillSlots() noexcept {
 uint16_t TapQueue::Receive(rte_mbuf** frames, uint16_t max) noexcept {
   uint16_t received = 0;
   uint64_t offloaded = 0;
-  while (received < max) {
+  // At most `max` reads: a descriptor that keeps returning bad reads does not hold the thread.
+  for (uint16_t attempt = 0; attempt < max; ++attempt) {
     if (empty_ > 0 && !FillSlots()) {
       rx_no_mbuf_.Add(1);
       break;
     }
     const ssize_t n = readv(fd_, iov_.data(), kSlots);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) rx_errors_.Add(1);
+    if (n <= 0) {
+      // 0: the other end is gone (a TAP never reads empty); the next poll tries again.
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) rx_errors_.Add(1);
       break;
     }
     if (n <= kHeaderSize) {

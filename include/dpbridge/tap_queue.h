@@ -70,7 +70,10 @@ class TapQueue {
   [[nodiscard]] int fd() const noexcept { return fd_; }
   [[nodiscard]] uint64_t offload_flag() const noexcept { return offload_flag_; }
 
-  // Reads up to `max` frames; stops at the first empty read.
+  // Whether `pool`'s mbufs are large enough for kSlots of them to hold kMaxFrame.
+  [[nodiscard]] static bool PoolFits(const rte_mempool* pool) noexcept;
+
+  // Reads up to `max` frames in at most `max` reads; stops at the first empty read.
   uint16_t Receive(rte_mbuf** frames, uint16_t max) noexcept;
   // Writes and frees `count` frames; returns `count` (a failed write is
   // counted in tx_errors, as a NIC counts a frame it could not send).
