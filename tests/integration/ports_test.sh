@@ -18,7 +18,7 @@
 #                   interrupts and wakes for each ping; with only such ports the namespaces'
 #                   TSO and checksum offloads are on and TCP crosses in frames larger than the
 #                   MTU, intact; a port of another kind turns them off (frames at most the
-#                   MTU, still intact) until it is removed
+#                   MTU, still intact) until it is removed; jumbo frames (MTU 9000) cross
 #   attach_veth     `attach --via af-xdp` and `--via af-packet`: ping, a TCP transfer, the
 #                   FDB, a daemon killed and restarted (the pairs are replaced), detach
 #                   removes the pair, a taken interface name is refused
@@ -291,6 +291,13 @@ case_tap_vnet() {
   mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)
   ((mean > 3000)) || dpb_fail "offloads back on, yet frames of $mean octets on average"
   dpb_pass "the TAP port removed: offloads on again ($mean octets on average)"
+
+  # Jumbo frames cross as mbuf chains: 8,928-octet pings, not to be fragmented.
+  ip -n "$ns1" link set "$v1" mtu 9000
+  ip -n "$ns2" link set "$v2" mtu 9000
+  ip netns exec "$ns1" ping -c 3 -i 0.2 -W 2 -s 8900 -M do 198.18.13.2 >/dev/null ||
+    dpb_fail "8,928-octet pings between tap-vnet ports with MTU 9000 did not come back"
+  dpb_pass "jumbo frames (MTU 9000) cross tap-vnet ports whole"
 }
 
 case_vhost_testpmd() {
