@@ -11,12 +11,15 @@
 //   - every mbuf is back in the pool once the rings are drained.
 //
 // Input layout: [burst size][ingress ports][link/presence mask] then, per frame, a 3-byte
-// descriptor (length low, length high + segmentation mode, padding) and its bytes.
+// descriptor (length low, length high + segmentation mode, padding + offload flag) and its
+// bytes. A frame with the offload flag stands for one read from a tap-vnet port with work
+// left for the kernel; none of the four ring ports may take it.
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
 #include <algorithm>
@@ -33,6 +36,7 @@
 #include "dpbridge/mac_table.h"
 #include "dpbridge/pmd_counters.h"
 #include "dpbridge/pmd_snapshot.h"
+#include "dpbridge/tap_queue.h"
 #include "forwarder.h"
 
 namespace dpbridge {
@@ -56,6 +60,7 @@ struct Fixture {
   std::unique_ptr<PortCounters[]> counters;
   std::unique_ptr<Forwarder> forwarder;
   unsigned baseline_in_use = 0;
+  uint64_t offload_flag = 0;  // PmdSnapshot::offload_flag
 };
 
 Fixture* fixture = nullptr;
@@ -102,11 +107,13 @@ class FrameReader {
   uint8_t Byte() { return at_ < size_ ? data_[at_++] : 0; }
 
   // Builds the next frame, or nullptr when nothing is left to read.
-  rte_mbuf* Next(rte_mempool* pool) {
+  rte_mbuf* Next(rte_mempool* pool, uint64_t offload_flag) {
     if (remaining() < 3) return nullptr;
     const uint8_t low = Byte();
     const uint8_t high = Byte();
-    const size_t padding = size_t{Byte()} * kPadUnit;
+    const uint8_t last = Byte();
+    const size_t padding = size_t{last & 0x7fu} * kPadUnit * 2;
+    const bool offloaded = (last & 0x80) != 0;
     const size_t length = std::min<size_t>((high & 0x1f) << 8 | low, remaining());
     const unsigned mode = high >> 5;
     // The first segment's size decides runt and VLAN checks: probe around both.
@@ -154,6 +161,7 @@ class FrameReader {
       first_segment = false;
     }
     at_ += length;
+    if (offloaded) head->ol_flags |= offload_flag;
     return head;
   }
 
@@ -187,7 +195,9 @@ Expected Model(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* const* f
       drop(in_port, DropReason::kRunt);
       continue;
     }
-    if (frame->pkt_len > Forwarder::kMaxFrameSize) {
+    const bool offloaded = (frame->ol_flags & snapshot.offload_flag) != 0;
+    if (frame->pkt_len > Forwarder::kMaxFrameSize &&
+        (frame->pkt_len > TapQueue::kMaxFrame || !offloaded)) {
       drop(in_port, DropReason::kOversize);
       continue;
     }
@@ -216,6 +226,11 @@ Expected Model(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* const* f
           targets.push_back(p);
         }
       }
+      // No ring port takes a frame with work left: it goes nowhere.
+      if (offloaded && !targets.empty()) {
+        drop(in_port, DropReason::kOffloadUnsupported);
+        continue;
+      }
       if (targets.empty()) {
         drop(in_port, DropReason::kNoOutput);
         continue;
@@ -229,6 +244,8 @@ Expected Model(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* const* f
       drop(in_port, DropReason::kHairpin);
     } else if (!snapshot.ports[out].link_up) {
       drop(out, DropReason::kPortDown);
+    } else if (offloaded) {
+      drop(out, DropReason::kOffloadUnsupported);
     } else {
       e.tx[out].push_back(frame);
       e.tx_bytes[out] += frame->pkt_len;
@@ -347,6 +364,7 @@ PmdSnapshot MakeSnapshot(uint8_t mask, uint16_t in_port) {
     slot.dpdk_port = fixture->dpdk_ports[p];
     if (slot.present) snapshot.flood_ports.push_back(p);
   }
+  snapshot.offload_flag = fixture->offload_flag;
   return snapshot;
 }
 
@@ -366,6 +384,11 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
     std::abort();
   }
   fixture = new Fixture();
+  rte_mbuf_dynflag flag{};
+  std::strncpy(flag.name, "dpbridge_vnet_offload", sizeof(flag.name) - 1);
+  const int bit = rte_mbuf_dynflag_register(&flag);
+  if (bit < 0) Fail("offload flag registration", 0, rte_errno);
+  fixture->offload_flag = uint64_t{1} << bit;
   fixture->pool = rte_pktmbuf_pool_create("fuzz_frames", kPoolSize, 0, 0,
                                           RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (fixture->pool == nullptr) Fail("mbuf pool", 0, rte_errno);
@@ -401,7 +424,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::array<rte_mbuf*, Forwarder::kBurstSize> frames{};
   uint16_t count = 0;
   while (count < wanted) {
-    rte_mbuf* frame = reader.Next(fixture->pool);
+    rte_mbuf* frame = reader.Next(fixture->pool, fixture->offload_flag);
     if (frame == nullptr) break;
     frames[count++] = frame;
   }
