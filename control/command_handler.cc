@@ -197,6 +197,10 @@ json CommandHandler::PortJson(const PortInfo& info) const {
   port["learned_macs"] = info.learned_macs;
   port["mac_limit"] = info.mac_limit;
   port["counters"] = CountersJson(info.counters);
+  if (info.spec.type == PortType::kTapVnet) {
+    port["offloads"] = info.offloads;
+    port["offloaded_frames"] = info.offloaded_frames;
+  }
   if (const Attachment* attachment = state_.FindAttachment(info.spec.name)) {
     port["attachment"] = AttachmentToJson(*attachment);
   }

@@ -367,6 +367,8 @@ PortInfo Switch::Describe(const Port& port) const {
   info.link_up = port.link_up;
   info.rx_queues = port.device->rx_queues();
   info.tx_queues = port.device->tx_queues();
+  info.offloads = port.device->offloads();
+  if (const TapQueue* tap = port.device->tap()) info.offloaded_frames = tap->stats().rx_offloaded;
   info.learned_macs = fdb_->PortLearnedCount(port.index);
   info.mac_limit = fdb_->PortLimit(port.index);
   for (const auto& pmd : pmds_) info.counters.Accumulate(pmd->port_counters(port.index));

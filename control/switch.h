@@ -75,6 +75,10 @@ struct PortInfo {
   uint32_t mac_limit = 0;          // 0: none
   PortCountersSnapshot counters;   // summed over PMD threads
   DriverStats driver;
+  // tap-vnet: whether the kernel hands frames over with checksum and TCP
+  // segmentation left to do (only while every port is tap-vnet).
+  bool offloads = false;
+  uint64_t offloaded_frames = 0;   // tap-vnet: such frames received
 };
 
 struct FdbRow {

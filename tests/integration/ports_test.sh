@@ -276,11 +276,14 @@ case_tap_vnet() {
   mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)
   ((mean > 3000)) || dpb_fail "TCP through tap-vnet ports: mean frame $mean octets, no large segments"
   [[ $(port_field "$v2" 'p["counters"]["drops_total"]') == 0 ]] || dpb_fail "drops on $v2"
+  [[ $(port_field "$v1" 'p["offloads"] and p["offloaded_frames"] > 0') == True ]] ||
+    dpb_fail "port list does not show $v1 with offloads on and offloaded frames received"
   dpb_pass "offloads on: TCP crossed intact in segments of $mean octets on average"
 
   # Another kind of port could not pass such segments on: offloads off while it is here.
   dpb_ctl attach "v3$tag" --netns "$ns3" --ip 198.18.13.3/24 --via tap >/dev/null
   [[ $(tso_state "$ns1" "$v1") == off ]] || dpb_fail "a TAP port joined, TSO still on in $ns1"
+  [[ $(port_field "$v1" 'p["offloads"]') == False ]] || dpb_fail "port list shows offloads on"
   dpb_ping "$ns3" 198.18.13.1
   mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)
   ((mean <= 1514)) || dpb_fail "offloads off, yet frames of $mean octets on average"
