@@ -159,8 +159,8 @@ void Switch::UpdateOffloads() {
   // kind of port present the kernel finishes every frame itself. Frames read
   // before a change and bound for such a port are dropped as
   // offload_unsupported.
-  const bool all_tap_vnet =
-      std::all_of(ports_.begin(), ports_.end(), [](const auto& port) { return port->device->tap(); });
+  const bool all_tap_vnet = std::all_of(ports_.begin(), ports_.end(),
+                                        [](const auto& port) { return port->device->tap(); });
   for (const auto& port : ports_) {
     if (!port->device->tap() || port->device->offloads() == all_tap_vnet) continue;
     if (Status status = port->device->SetOffloads(all_tap_vnet); !status.ok()) {
@@ -169,7 +169,8 @@ void Switch::UpdateOffloads() {
       continue;
     }
     Event("port " + port->spec.name + ": checksum and TCP segmentation offloads " +
-          (all_tap_vnet ? "on (every port is tap-vnet)" : "off (a port of another kind is present)"));
+          (all_tap_vnet ? "on (every port is tap-vnet)"
+                        : "off (a port of another kind is present)"));
   }
 }
 

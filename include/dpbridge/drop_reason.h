@@ -23,7 +23,7 @@ enum class DropReason : uint8_t {
   kTxQueueFull,     // the driver did not take the frame
   kNoOutput,        // flood with no other port, or destination port vanished
   kOversize,        // longer than the largest frame a port may carry
-  kOffloadUnsupported,  // checksum or TCP segmentation left to do, for a port that cannot
+  kOffloadUnsupported,  // checksum or segmentation left to do, for a port that cannot
   kCount,
 };
 
