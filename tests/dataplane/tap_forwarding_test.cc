@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+// Forwarding of frames read from TAPs with a virtio-net header: TapQueues over
+// socketpairs beside the ring ports of the forwarding fixture.
+#include "forwarding_fixture.h"
+
+namespace dpbridge {
+namespace {
+
+[[maybe_unused]] const bool kEalRegistered = testing::RegisterEalEnvironment();
+
+// Frames with a checksum or segmentation left to do (read from a TAP with a
+// virtio-net header) may leave only by another TAP. Two TapQueues over
+// socketpairs join the four ring ports as ports 4 and 5, polled by the same
+// Pmd; the test writes into port 4 what the kernel would and reads what the
+// switch writes to port 5.
+constexpr uint16_t kTapIn = kPortCount;
+constexpr uint16_t kTapOut = kPortCount + 1;
+constexpr uint16_t kTapCount = 2;
+
+// What the kernel puts before a TCP send over IPv4 that it left whole.
+constexpr VirtioNetHeader kGsoHeader{VirtioNetHeader::kNeedsChecksum, 1 /* GSO_TCPV4 */, 66, 1448,
+                                     34, 16};
+
+std::vector<uint8_t> Message(const VirtioNetHeader& header, const std::vector<uint8_t>& frame) {
+  std::vector<uint8_t> message(sizeof(header) + frame.size());
+  std::memcpy(message.data(), &header, sizeof(header));
+  std::copy(frame.begin(), frame.end(), message.begin() + sizeof(header));
+  return message;
+}
+
+class TapForwardingTest : public ForwardingTest {
+ protected:
+  void SetUp() override {
+    ForwardingTest::SetUp();
+    if (HasFatalFailure()) return;
+    // The bit the control side registers (control/port_device.cc), by the same name.
+    rte_mbuf_dynflag params{};
+    std::strncpy(params.name, "dpbridge_vnet_offload", sizeof(params.name) - 1);
+    const int bit = rte_mbuf_dynflag_register(&params);
+    ASSERT_GE(bit, 0) << "rte_mbuf_dynflag_register failed";
+    offload_flag_ = uint64_t{1} << bit;
+
+    for (uint16_t i = 0; i < kTapCount; ++i) {
+      int fds[2];
+      ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0) << strerror(errno);
+      ASSERT_EQ(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0) << strerror(errno);
+      peers_[i] = fds[1];
+      taps_[i] = std::make_unique<TapQueue>(fds[0], pool_, offload_flag_);
+    }
+    PublishWithTaps(true);
+  }
+
+  void TearDown() override {
+    CloseTaps();
+    ForwardingTest::TearDown();
+  }
+
+  // Gives back the mbufs the queues keep for their next reads. The Pmd's
+  // snapshot still names the queues, so it must not be polled afterwards.
+  void CloseTaps() {
+    for (uint16_t i = 0; i < kTapCount; ++i) {
+      taps_[i].reset();
+      if (peers_[i] >= 0) close(peers_[i]);
+      peers_[i] = -1;
+    }
+  }
+
+  void PublishWithTaps(bool tap_out_link_up) {
+    auto snapshot = RingSnapshot({true, true, true, true});
+    snapshot->offload_flag = offload_flag_;
+    for (uint16_t i = 0; i < kTapCount; ++i) {
+      const auto port = static_cast<uint16_t>(kTapIn + i);
+      PortSlot& slot = snapshot->ports[port];
+      slot.present = true;
+      slot.link_up = port != kTapOut || tap_out_link_up;
+      slot.generation = 1;
+      slot.tap = taps_[i].get();
+      snapshot->flood_ports.push_back(port);
+      snapshot->rx_queues.push_back({port, 0, 0, false, taps_[i].get()});
+    }
+    Publish(std::move(snapshot));
+  }
+
+  // Writes a frame into port kTapIn as the kernel would; returns its bytes.
+  std::vector<uint8_t> SendTap(const VirtioNetHeader& header, MacAddress dst, MacAddress src,
+                               uint32_t size) {
+    const std::vector<uint8_t> frame = FrameBytes(dst, src, size, kEtherTypeIpv4, ++seq_);
+    const std::vector<uint8_t> message = Message(header, frame);
+    EXPECT_EQ(send(peers_[0], message.data(), message.size(), 0),
+              static_cast<ssize_t>(message.size()))
+        << strerror(errno);
+    return frame;
+  }
+  std::vector<uint8_t> SendOffloaded(MacAddress dst, MacAddress src, uint32_t size = 1500) {
+    return SendTap(kGsoHeader, dst, src, size);
+  }
+  std::vector<uint8_t> SendPlain(MacAddress dst, MacAddress src, uint32_t size = 1500) {
+    return SendTap(VirtioNetHeader{}, dst, src, size);
+  }
+
+  // The messages (header and frame) the switch wrote to a TAP port since the last call.
+  std::vector<std::vector<uint8_t>> TakeFromTap(uint16_t port) {
+    std::vector<std::vector<uint8_t>> messages;
+    std::vector<uint8_t> buffer(TapQueue::kMaxFrame + 2 * sizeof(VirtioNetHeader));
+    ssize_t n;
+    while ((n = recv(peers_[port - kTapIn], buffer.data(), buffer.size(), MSG_DONTWAIT)) >= 0) {
+      messages.emplace_back(buffer.begin(), buffer.begin() + n);
+    }
+    EXPECT_EQ(errno, EAGAIN) << strerror(errno);
+    return messages;
+  }
+
+  void Place(MacAddress mac, uint16_t port) {
+    ASSERT_EQ(table_->Learn(FdbKey(0, mac), port, NowSeconds()), LearnResult::kLearned);
+  }
+
+  uint64_t offload_flag_ = 0;
+  std::array<std::unique_ptr<TapQueue>, kTapCount> taps_;
+  std::array<int, kTapCount> peers_ = {-1, -1};
+};
+
+TEST_F(TapForwardingTest, OffloadedFrameForAnOrdinaryPortIsDroppedThere) {
+  Place(Mac(0xb), 1);
+  SendOffloaded(Mac(0xb), Mac(0xa));
+  Run();
+
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_TRUE(TakeFromTap(kTapOut).empty());
+  EXPECT_EQ(Drops(1, DropReason::kOffloadUnsupported), 1u);
+  EXPECT_EQ(TotalDrops(1), 1u);
+  EXPECT_EQ(TotalDrops(kTapIn), 0u);
+  EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), 0u);
+
+  // The same frame with nothing left to do goes through.
+  const auto plain = SendPlain(Mac(0xb), Mac(0xa));
+  Run();
+  const auto out = Received(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(Payload(out[0]), plain);
+
+  ReleaseHeld();
+  CloseTaps();
+  EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_in_use_) << "the dropped frame leaked";
+}
+
+TEST_F(TapForwardingTest, OffloadedFrameForATapIsWrittenWithItsHeader) {
+  Place(Mac(0xb), kTapOut);
+  const auto sent = SendOffloaded(Mac(0xb), Mac(0xa));
+  Run();
+
+  const auto out = TakeFromTap(kTapOut);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], Message(kGsoHeader, sent));
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_TRUE(TakeFromTap(kTapIn).empty());
+  EXPECT_EQ(pmd_->port_counters(kTapOut).tx_packets.Load(), 1u);
+  EXPECT_EQ(pmd_->port_counters(kTapOut).tx_bytes.Load(), sent.size());
+  EXPECT_EQ(TotalDrops(kTapIn) + TotalDrops(kTapOut), 0u);
+}
+
+TEST_F(TapForwardingTest, OffloadedFloodReachesOnlyTaps) {
+  const auto sent = SendOffloaded(Mac(0xc), Mac(0xa));  // unknown destination
+  Run();
+
+  const auto out = TakeFromTap(kTapOut);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], Message(kGsoHeader, sent));
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_EQ(pmd_->port_counters(kTapIn).flooded_packets.Load(), 1u);
+  for (uint16_t port = 0; port <= kTapOut; ++port) EXPECT_EQ(TotalDrops(port), 0u) << port;
+
+  // A plain flood reaches every port but the one it came in by.
+  const auto plain = SendPlain(kBroadcast, Mac(0xa));
+  Run();
+  EXPECT_EQ(ReceivedCounts(), (Counts{1, 1, 1, 1}));
+  const auto plain_out = TakeFromTap(kTapOut);
+  ASSERT_EQ(plain_out.size(), 1u);
+  EXPECT_EQ(plain_out[0], Message(VirtioNetHeader{}, plain));
+  EXPECT_TRUE(TakeFromTap(kTapIn).empty());
+}
+
+TEST_F(TapForwardingTest, OffloadedFloodWithNoTapToGoToIsDroppedOnItsInputPort) {
+  PublishWithTaps(false);
+  SendOffloaded(kBroadcast, Mac(0xa));
+  Run();
+
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_TRUE(TakeFromTap(kTapOut).empty());
+  EXPECT_EQ(Drops(kTapIn, DropReason::kOffloadUnsupported), 1u);
+  EXPECT_EQ(TotalDrops(kTapIn), 1u);
+  EXPECT_EQ(pmd_->port_counters(kTapIn).flooded_packets.Load(), 0u);
+  for (uint16_t port = 0; port < kPortCount; ++port) EXPECT_EQ(TotalDrops(port), 0u) << port;
+}
+
+// Past Forwarder::kMaxFrameSize only a frame with work left (a TCP send the
+// kernel left whole) passes, and only up to what one TAP read holds.
+TEST_F(TapForwardingTest, OnlyOffloadedFramesMayExceedTheJumboSize) {
+  Place(Mac(0xb), kTapOut);
+  struct Case {
+    uint32_t size;
+    bool offloaded;
+    bool forwarded;
+  };
+  constexpr uint32_t kJumbo = Forwarder::kMaxFrameSize;
+  const std::vector<Case> cases = {
+      {kJumbo, false, true},
+      {kJumbo + 1, false, false},
+      {20000, false, false},
+      {20000, true, true},
+      {TapQueue::kMaxFrame, true, true},
+      {TapQueue::kMaxFrame + 1, true, false},
+  };
+  uint64_t oversize = 0;
+  for (const Case& c : cases) {
+    const VirtioNetHeader header = c.offloaded ? kGsoHeader : VirtioNetHeader{};
+    const auto sent = SendTap(header, Mac(0xb), Mac(0xa), c.size);
+    Run();
+    const auto out = TakeFromTap(kTapOut);
+    if (c.forwarded) {
+      ASSERT_EQ(out.size(), 1u) << c.size << (c.offloaded ? " offloaded" : " plain");
+      EXPECT_EQ(out[0], Message(header, sent)) << c.size;
+    } else {
+      EXPECT_TRUE(out.empty()) << c.size << (c.offloaded ? " offloaded" : " plain");
+      ++oversize;
+    }
+    EXPECT_EQ(Drops(kTapIn, DropReason::kOversize), oversize) << c.size;
+  }
+  EXPECT_EQ(TotalDrops(kTapIn), oversize);
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+}
+
+// A burst of one conversation takes one lookup for all its frames (the fast
+// path); the offload rule must still hold for every frame of it.
+TEST_F(TapForwardingTest, OneConversationBurstOfOffloadedFramesIsNotSentToAnOrdinaryPort) {
+  Place(Mac(0xb), 1);
+  for (uint16_t i = 0; i < kBurst; ++i) SendOffloaded(Mac(0xb), Mac(0xa), 200);
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  Run();
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_EQ(Drops(1, DropReason::kOffloadUnsupported), kBurst);
+  EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), 0u);
+
+  // Plain and offloaded frames mixed: the plain ones go, in order.
+  std::vector<std::vector<uint8_t>> plain;
+  for (uint16_t i = 0; i < kBurst; ++i) {
+    if (i % 2 == 0) {
+      SendOffloaded(Mac(0xb), Mac(0xa), 200);
+    } else {
+      plain.push_back(SendPlain(Mac(0xb), Mac(0xa), 200));
+    }
+  }
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  Run();
+  const auto out = Received(1);
+  ASSERT_EQ(out.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_EQ(Payload(out[i]), plain[i]) << i;
+  EXPECT_EQ(Drops(1, DropReason::kOffloadUnsupported), kBurst + kBurst / 2u);
+
+  // Toward a TAP the whole burst goes, each frame with its header.
+  Place(Mac(0xd), kTapOut);
+  std::vector<std::vector<uint8_t>> sent;
+  for (uint16_t i = 0; i < kBurst; ++i) sent.push_back(SendOffloaded(Mac(0xd), Mac(0xa), 200));
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  Run();
+  const auto written = TakeFromTap(kTapOut);
+  ASSERT_EQ(written.size(), kBurst);
+  for (uint16_t i = 0; i < kBurst; ++i) EXPECT_EQ(written[i], Message(kGsoHeader, sent[i])) << i;
+
+  ReleaseHeld();
+  CloseTaps();
+  EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_in_use_) << "dropped frames leaked";
+}
+
+}  // namespace
+}  // namespace dpbridge
