@@ -30,8 +30,8 @@ enum class DropReason : uint8_t {
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
-    "runt", "truncated_vlan", "invalid_source", "hairpin", "port_down", "tx_queue_full", "no_output",
-    "oversize", "offload_unsupported",
+    "runt",      "truncated_vlan", "invalid_source", "hairpin", "port_down", "tx_queue_full",
+    "no_output", "oversize",       "offload_unsupported",
 };
 
 [[nodiscard]] constexpr std::string_view DropReasonName(DropReason reason) noexcept {
