@@ -280,7 +280,7 @@ Status PortDevice::SetOffloads(bool on) {
   return {};
 }
 
-PortDevice::DriverStats PortDevice::ReadDriverStats() const {
+DriverStats PortDevice::ReadDriverStats() const {
   if (tap_) {
     const TapQueueStats stats = tap_->stats();
     return {0, stats.rx_no_mbuf, stats.rx_errors, stats.tx_errors};

@@ -31,6 +31,16 @@
 
 namespace dpbridge {
 
+// The driver's own counters (rte_eth_stats, or a TapQueue's) where they add
+// to ours: frames the NIC or the peer could not hand us, and errors below the
+// switch.
+struct DriverStats {
+  uint64_t rx_missed = 0;   // dropped by the device: RX ring full
+  uint64_t rx_nombuf = 0;   // RX mbuf allocation failures
+  uint64_t rx_errors = 0;
+  uint64_t tx_errors = 0;
+};
+
 struct PortDeviceConfig {
   rte_mempool* pool = nullptr;
   uint16_t tx_queues = 1;        // wanted: one per PMD thread
@@ -57,13 +67,6 @@ class PortDevice {
   [[nodiscard]] bool rx_interrupts() const { return rx_interrupts_; }
   // The TAP a tap-vnet port reads and writes (dpdk_port() is then no ethdev).
   [[nodiscard]] TapQueue* tap() const { return tap_.get(); }
-  // The driver's own counters (rte_eth_stats, or the TapQueue's).
-  struct DriverStats {
-    uint64_t rx_missed = 0;
-    uint64_t rx_no_mbuf = 0;
-    uint64_t rx_errors = 0;
-    uint64_t tx_errors = 0;
-  };
   [[nodiscard]] DriverStats ReadDriverStats() const;
   // tap-vnet: whether the kernel may hand over frames with their checksum or
   // TCP segmentation left to do (TUNSETOFFLOAD). The switch allows it only

@@ -373,8 +373,7 @@ PortInfo Switch::Describe(const Port& port) const {
   info.learned_macs = fdb_->PortLearnedCount(port.index);
   info.mac_limit = fdb_->PortLimit(port.index);
   for (const auto& pmd : pmds_) info.counters.Accumulate(pmd->port_counters(port.index));
-  const PortDevice::DriverStats stats = port.device->ReadDriverStats();
-  info.driver = {stats.rx_missed, stats.rx_no_mbuf, stats.rx_errors, stats.tx_errors};
+  info.driver = port.device->ReadDriverStats();
   return info;
 }
 

@@ -38,6 +38,7 @@
 
 #include "dpbridge/mac_table.h"
 #include "dpbridge/pmd.h"
+#include "port_device.h"
 #include "port_spec.h"
 #include "status.h"
 
@@ -52,15 +53,6 @@ struct SwitchOptions {
   uint32_t mbuf_count = 32767;
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
-};
-
-// The driver's own counters (rte_eth_stats) where they add to ours: frames
-// the NIC or the peer could not hand us, and errors below the switch.
-struct DriverStats {
-  uint64_t rx_missed = 0;   // dropped by the device: RX ring full
-  uint64_t rx_nombuf = 0;   // RX mbuf allocation failures
-  uint64_t rx_errors = 0;
-  uint64_t tx_errors = 0;
 };
 
 struct PortInfo {
