@@ -27,6 +27,11 @@ inline uint64_t LoadBigEndian64(const uint8_t* at) noexcept {
   return __builtin_bswap64(raw);
 }
 
+inline DropReason DropReasonOf(OffloadOutcome outcome) noexcept {
+  return outcome == OffloadOutcome::kNoMbuf ? DropReason::kNoMbuf
+                                            : DropReason::kOffloadUnsupported;
+}
+
 }  // namespace
 
 Forwarder::Forwarder(MacTable& table, PortCounters* port_counters)
@@ -39,14 +44,20 @@ void Forwarder::DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noe
 
 inline void Forwarder::Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) noexcept {
   TxBuffer& buffer = tx_[port];
-  if (buffer.count == 0) pending_ports_[pending_count_++] = port;
+  if (!buffer.pending) {
+    buffer.pending = true;
+    pending_ports_[pending_count_++] = port;
+  }
   buffer.frames[buffer.count++] = frame;
   buffer.bytes += length;
 }
 
 inline void Forwarder::EnqueueAll(uint16_t port, uint16_t count) noexcept {
   TxBuffer& buffer = tx_[port];
-  if (buffer.count == 0) pending_ports_[pending_count_++] = port;
+  if (!buffer.pending) {
+    buffer.pending = true;
+    pending_ports_[pending_count_++] = port;
+  }
   std::copy_n(valid_.begin(), count, buffer.frames.begin() + buffer.count);
   buffer.count += count;
   uint64_t bytes = 0;
@@ -71,24 +82,71 @@ void Forwarder::ForgetAsked() noexcept {
   asked_any_ = false;
 }
 
+OffloadOutcome Forwarder::Finish(const PmdSnapshot& snapshot, rte_mbuf* frame,
+                                 uint16_t* segment_count) noexcept {
+  *segment_count = 0;
+  if (snapshot.segment_pool == nullptr) return OffloadOutcome::kUnsupported;
+  return FinishOffloads(frame, snapshot.offload_flag, snapshot.segment_pool, segments_.data(),
+                        segment_count);
+}
+
+void Forwarder::SendSegments(const PmdSnapshot& snapshot, const uint16_t* targets,
+                             uint16_t target_count, uint16_t segment_count) noexcept {
+  for (uint16_t s = 0; s < segment_count; ++s) {
+    rte_mbuf* segment = segments_[s];
+    if (target_count > 1) {
+      rte_pktmbuf_refcnt_update(segment, static_cast<int16_t>(target_count - 1));
+    }
+    for (uint16_t t = 0; t < target_count; ++t) {
+      if (tx_[targets[t]].count == kBurstSize) TransmitPort(snapshot, targets[t]);
+      Enqueue(targets[t], segment, segment->pkt_len);
+    }
+  }
+  // Room for the rest of the burst: at most kBurstSize - 1 frames per port.
+  for (uint16_t t = 0; t < target_count; ++t) TransmitPort(snapshot, targets[t]);
+}
+
 void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
                       uint32_t length) noexcept {
   std::array<uint16_t, kMaxPorts> targets;
   uint16_t target_count = 0;
-  // A frame with checksum or segmentation work goes only to ports that take it.
+  // A frame with checksum or segmentation work is finished in software if a
+  // port that is not a TAP is among the targets.
   const bool offloaded = (frame->ol_flags & snapshot.offload_flag) != 0;
-  bool refused = false;
+  bool finish = false;
   for (uint16_t port : snapshot.flood_ports) {
     if (port == in_port || !snapshot.ports[port].link_up) continue;
-    if (offloaded && snapshot.ports[port].tap == nullptr) {
-      refused = true;
-      continue;
-    }
+    finish |= offloaded && snapshot.ports[port].tap == nullptr;
     targets[target_count++] = port;
   }
   if (target_count == 0) {
-    DropFrame(in_port, refused ? DropReason::kOffloadUnsupported : DropReason::kNoOutput, frame);
+    DropFrame(in_port, DropReason::kNoOutput, frame);
     return;
+  }
+  if (finish) {
+    uint16_t segment_count = 0;
+    const OffloadOutcome outcome = Finish(snapshot, frame, &segment_count);
+    if (outcome == OffloadOutcome::kFinished) {
+      SendSegments(snapshot, targets.data(), target_count, segment_count);
+      port_counters_[in_port].flooded_packets.Add(1);
+      return;
+    }
+    // The frame goes as it is to the TAPs; each other port misses its copy.
+    const DropReason reason = DropReasonOf(outcome);
+    uint16_t taps = 0;
+    for (uint16_t i = 0; i < target_count; ++i) {
+      if (snapshot.ports[targets[i]].tap != nullptr) targets[taps++] = targets[i];
+    }
+    if (taps == 0) {
+      DropFrame(in_port, reason, frame);
+      return;
+    }
+    for (uint16_t port : snapshot.flood_ports) {
+      if (port != in_port && snapshot.ports[port].link_up && snapshot.ports[port].tap == nullptr) {
+        port_counters_[port].drops[static_cast<size_t>(reason)].Add(1);
+      }
+    }
+    target_count = taps;
   }
 
   // One mbuf, many transmitters: each driver frees its reference when done.
@@ -186,45 +244,57 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
       DropFrame(out, DropReason::kPortDown, frame);
     } else if (offloaded != 0 && (frame->ol_flags & snapshot.offload_flag) != 0 &&
                snapshot.ports[out].tap == nullptr) {
-      DropFrame(out, DropReason::kOffloadUnsupported, frame);
+      uint16_t segment_count = 0;
+      const OffloadOutcome outcome = Finish(snapshot, frame, &segment_count);
+      if (outcome == OffloadOutcome::kFinished) {
+        SendSegments(snapshot, &out, 1, segment_count);
+      } else {
+        DropFrame(out, DropReasonOf(outcome), frame);
+      }
     } else {
       Enqueue(out, frame, lengths_[i]);
     }
   }
 }
 
+void Forwarder::TransmitPort(const PmdSnapshot& snapshot, uint16_t port) noexcept {
+  TxBuffer& buffer = tx_[port];
+  if (buffer.count == 0) return;
+  const PortSlot& slot = snapshot.ports[port];
+
+  // The lengths were summed as frames were buffered: a driver may free a
+  // frame as soon as it takes it.
+  uint64_t bytes = buffer.bytes;
+  const auto transmit = [&]() noexcept -> uint16_t {
+    if (slot.tap != nullptr) return slot.tap->Transmit(buffer.frames.data(), buffer.count);
+    return rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
+  };
+  uint16_t sent;
+  if (slot.tx_lock == nullptr) {
+    sent = transmit();
+  } else {
+    rte_spinlock_lock(slot.tx_lock);
+    sent = transmit();
+    rte_spinlock_unlock(slot.tx_lock);
+  }
+
+  PortCounters& egress = port_counters_[port];
+  if (sent < buffer.count) {
+    for (uint16_t i = sent; i < buffer.count; ++i) bytes -= buffer.frames[i]->pkt_len;
+    rte_pktmbuf_free_bulk(buffer.frames.data() + sent, buffer.count - sent);
+    egress.drops[static_cast<size_t>(DropReason::kTxQueueFull)].Add(buffer.count - sent);
+  }
+  egress.tx_packets.Add(sent);
+  egress.tx_bytes.Add(bytes);
+  buffer.count = 0;
+  buffer.bytes = 0;
+}
+
 void Forwarder::Flush(const PmdSnapshot& snapshot) noexcept {
   for (uint16_t p = 0; p < pending_count_; ++p) {
     const uint16_t port = pending_ports_[p];
-    TxBuffer& buffer = tx_[port];
-    const PortSlot& slot = snapshot.ports[port];
-
-    // The lengths were summed as frames were buffered: a driver may free a
-    // frame as soon as it takes it.
-    uint64_t bytes = buffer.bytes;
-    const auto transmit = [&]() noexcept -> uint16_t {
-      if (slot.tap != nullptr) return slot.tap->Transmit(buffer.frames.data(), buffer.count);
-      return rte_eth_tx_burst(slot.dpdk_port, slot.tx_queue, buffer.frames.data(), buffer.count);
-    };
-    uint16_t sent;
-    if (slot.tx_lock == nullptr) {
-      sent = transmit();
-    } else {
-      rte_spinlock_lock(slot.tx_lock);
-      sent = transmit();
-      rte_spinlock_unlock(slot.tx_lock);
-    }
-
-    PortCounters& egress = port_counters_[port];
-    if (sent < buffer.count) {
-      for (uint16_t i = sent; i < buffer.count; ++i) bytes -= buffer.frames[i]->pkt_len;
-      rte_pktmbuf_free_bulk(buffer.frames.data() + sent, buffer.count - sent);
-      egress.drops[static_cast<size_t>(DropReason::kTxQueueFull)].Add(buffer.count - sent);
-    }
-    egress.tx_packets.Add(sent);
-    egress.tx_bytes.Add(bytes);
-    buffer.count = 0;
-    buffer.bytes = 0;
+    TransmitPort(snapshot, port);
+    tx_[port].pending = false;
   }
   pending_count_ = 0;
 }

@@ -10,6 +10,12 @@
 // sends the same mbuf to every port but the ingress one, raising its
 // reference count instead of copying the payload.
 //
+// A frame read from a tap-vnet port with its checksum or TCP segmentation
+// left to do goes as it is to another TAP; on its way to any other port it is
+// finished in software first (FinishOffloads), a TCP send becoming as many
+// frames as it has segments, which may fill an output's buffer before the
+// burst ends: that buffer is then transmitted early.
+//
 // The hot path never allocates, locks (except on a TX queue that several PMD
 // threads share), logs or throws; drops are counters with a DropReason.
 //
@@ -29,6 +35,7 @@
 #include "dpbridge/pmd.h"
 #include "dpbridge/pmd_counters.h"
 #include "dpbridge/pmd_snapshot.h"
+#include "software_offload.h"
 
 namespace dpbridge {
 
@@ -68,7 +75,8 @@ class Forwarder {
   struct TxBuffer {
     std::array<rte_mbuf*, kBurstSize> frames;
     uint16_t count = 0;
-    uint64_t bytes = 0;  // the sum of the buffered frames' lengths
+    bool pending = false;  // listed in pending_ports_
+    uint64_t bytes = 0;    // the sum of the buffered frames' lengths
   };
 
   // `length` is the frame's pkt_len, read once when the burst was validated.
@@ -78,6 +86,16 @@ class Forwarder {
   void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
              uint32_t length) noexcept;
   void DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept;
+  // Transmits `port`'s buffer, leaving it empty but still pending.
+  void TransmitPort(const PmdSnapshot& snapshot, uint16_t port) noexcept;
+  // Finishes `frame`'s offloads into segments_ (FinishOffloads); on failure
+  // the frame is still the caller's.
+  OffloadOutcome Finish(const PmdSnapshot& snapshot, rte_mbuf* frame,
+                        uint16_t* segment_count) noexcept;
+  // Sends the segments_ of a finished frame to each of `targets`, transmitting
+  // a buffer whenever it fills and once more at the end.
+  void SendSegments(const PmdSnapshot& snapshot, const uint16_t* targets, uint16_t target_count,
+                    uint16_t segment_count) noexcept;
   // Adds a learn request unless the same source was asked for on the same port
   // since ForgetAsked().
   void AskToLearn(FdbKey key, uint16_t in_port) noexcept;
@@ -102,6 +120,9 @@ class Forwarder {
   std::array<uint64_t, size_t{1} << kAskedSlotBits> asked_keys_{};  // 0: empty (never a source)
   std::array<uint8_t, size_t{1} << kAskedSlotBits> asked_ports_{};
   bool asked_any_ = false;  // whether ForgetAsked() has anything to clear
+
+  // The frames a TCP send was cut into by FinishOffloads.
+  std::array<rte_mbuf*, kMaxSegments> segments_{};
 
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<uint16_t, kMaxPorts> pending_ports_{};

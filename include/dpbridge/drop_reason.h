@@ -23,7 +23,8 @@ enum class DropReason : uint8_t {
   kTxQueueFull,     // the driver did not take the frame
   kNoOutput,        // flood with no other port, or destination port vanished
   kOversize,        // longer than the largest frame a port may carry
-  kOffloadUnsupported,  // checksum or segmentation left to do, for a port that cannot
+  kOffloadUnsupported,  // checksum or segmentation left to do, that software could not finish
+  kNoMbuf,          // no buffer for the segments of a TCP send cut in software
   kCount,
 };
 
@@ -31,7 +32,7 @@ inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCoun
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
     "runt",      "truncated_vlan", "invalid_source", "hairpin", "port_down", "tx_queue_full",
-    "no_output", "oversize",       "offload_unsupported",
+    "no_output", "oversize",       "offload_unsupported", "no_mbuf",
 };
 
 [[nodiscard]] constexpr std::string_view DropReasonName(DropReason reason) noexcept {

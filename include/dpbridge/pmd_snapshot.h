@@ -16,6 +16,7 @@
 // that points to them.
 #pragma once
 
+#include <rte_mempool.h>
 #include <rte_spinlock.h>
 
 #include <array>
@@ -39,7 +40,8 @@ struct PortSlot {
   // can reset its counters for that index.
   uint32_t generation = 0;
   // A TAP port the PMD writes itself (instead of the ethdev dpdk_port); the
-  // only kind of port that takes frames carrying PmdSnapshot::offload_flag.
+  // only kind of port that takes frames carrying PmdSnapshot::offload_flag
+  // as they are. Other ports get them finished in software (segment_pool).
   TapQueue* tap = nullptr;
 };
 
@@ -60,6 +62,10 @@ struct PmdSnapshot {
   // The ol_flags bit of frames whose checksum or segmentation is left to do
   // (read from a TapQueue); 0 while no such port exists.
   uint64_t offload_flag = 0;
+  // Where the segments of a TCP send finished in software come from
+  // (FinishOffloads); without it such frames are dropped as
+  // offload_unsupported on their way to a port that is not a TAP.
+  rte_mempool* segment_pool = nullptr;
   // Indices of present ports, ascending: the candidates of a flood.
   std::vector<uint16_t> flood_ports;
   // The RX queues this PMD thread polls.

@@ -2,6 +2,7 @@
 // Forwarding of frames read from TAPs with a virtio-net header: TapQueues over
 // socketpairs beside the ring ports of the forwarding fixture.
 #include "forwarding_fixture.h"
+#include "tcp_frames.h"
 
 namespace dpbridge {
 namespace {
@@ -65,9 +66,12 @@ class TapForwardingTest : public ForwardingTest {
     }
   }
 
-  void PublishWithTaps(bool tap_out_link_up) {
+  // With `finish`, frames with work left are finished in software for the
+  // ring ports (the switch's setting); without, they cannot go there.
+  void PublishWithTaps(bool tap_out_link_up, bool finish = false) {
     auto snapshot = RingSnapshot({true, true, true, true});
     snapshot->offload_flag = offload_flag_;
+    if (finish) snapshot->segment_pool = pool_;
     for (uint16_t i = 0; i < kTapCount; ++i) {
       const auto port = static_cast<uint16_t>(kTapIn + i);
       PortSlot& slot = snapshot->ports[port];
@@ -96,6 +100,15 @@ class TapForwardingTest : public ForwardingTest {
   }
   std::vector<uint8_t> SendPlain(MacAddress dst, MacAddress src, uint32_t size = 1500) {
     return SendTap(VirtioNetHeader{}, dst, src, size);
+  }
+  // Writes a TCP send (02:..:0b <- 02:..:0a) into port kTapIn as the kernel would.
+  std::vector<uint8_t> SendTcp(const testing::TcpSendSpec& spec) {
+    const auto [header, frame] = testing::TcpSend(spec);
+    const std::vector<uint8_t> message = Message(header, frame);
+    EXPECT_EQ(send(peers_[0], message.data(), message.size(), 0),
+              static_cast<ssize_t>(message.size()))
+        << strerror(errno);
+    return frame;
   }
 
   // The messages (header and frame) the switch wrote to a TAP port since the last call.
@@ -158,7 +171,9 @@ TEST_F(TapForwardingTest, OffloadedFrameForATapIsWrittenWithItsHeader) {
   EXPECT_EQ(TotalDrops(kTapIn) + TotalDrops(kTapOut), 0u);
 }
 
-TEST_F(TapForwardingTest, OffloadedFloodReachesOnlyTaps) {
+// Without software finishing, a flood with work left reaches only the TAPs,
+// and every other port counts the copy it missed.
+TEST_F(TapForwardingTest, UnfinishedFloodReachesOnlyTapsAndCountsTheMissedCopies) {
   const auto sent = SendOffloaded(Mac(0xc), Mac(0xa));  // unknown destination
   Run();
 
@@ -167,7 +182,11 @@ TEST_F(TapForwardingTest, OffloadedFloodReachesOnlyTaps) {
   EXPECT_EQ(out[0], Message(kGsoHeader, sent));
   EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
   EXPECT_EQ(pmd_->port_counters(kTapIn).flooded_packets.Load(), 1u);
-  for (uint16_t port = 0; port <= kTapOut; ++port) EXPECT_EQ(TotalDrops(port), 0u) << port;
+  for (uint16_t port = 0; port < kPortCount; ++port) {
+    EXPECT_EQ(Drops(port, DropReason::kOffloadUnsupported), 1u) << port;
+    EXPECT_EQ(TotalDrops(port), 1u) << port;
+  }
+  EXPECT_EQ(TotalDrops(kTapIn) + TotalDrops(kTapOut), 0u);
 
   // A plain flood reaches every port but the one it came in by.
   const auto plain = SendPlain(kBroadcast, Mac(0xa));
@@ -177,6 +196,128 @@ TEST_F(TapForwardingTest, OffloadedFloodReachesOnlyTaps) {
   ASSERT_EQ(plain_out.size(), 1u);
   EXPECT_EQ(plain_out[0], Message(VirtioNetHeader{}, plain));
   EXPECT_TRUE(TakeFromTap(kTapIn).empty());
+}
+
+// The frame's octets over its whole chain.
+std::vector<uint8_t> ChainBytes(const rte_mbuf* frame) {
+  std::vector<uint8_t> bytes;
+  for (const rte_mbuf* m = frame; m != nullptr; m = m->next) {
+    const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    bytes.insert(bytes.end(), data, data + m->data_len);
+  }
+  return bytes;
+}
+
+// Empty if `segments` are the well-formed segments of the send `spec`
+// describes, whose frame was `send`; else what is wrong.
+std::string CheckSegments(const std::vector<std::vector<uint8_t>>& segments,
+                          const testing::TcpSendSpec& spec, const std::vector<uint8_t>& send) {
+  const auto o = testing::OffsetsOf(spec);
+  const uint32_t expected = (spec.payload + spec.mss - 1) / spec.mss;
+  if (segments.size() != expected) {
+    return std::to_string(segments.size()) + " segments, not " + std::to_string(expected);
+  }
+  std::vector<uint8_t> payload;
+  for (uint32_t i = 0; i < expected; ++i) {
+    const std::string wrong = testing::CheckSegment(segments[i], spec, i, expected);
+    if (!wrong.empty()) return "segment " + std::to_string(i) + ": " + wrong;
+    payload.insert(payload.end(), segments[i].begin() + static_cast<long>(o.payload),
+                   segments[i].end());
+  }
+  if (!std::equal(payload.begin(), payload.end(), send.begin() + static_cast<long>(o.payload),
+                  send.end())) {
+    return "the payloads do not add up to the send";
+  }
+  return {};
+}
+
+// A TCP send bound for a port that is not a TAP leaves it as segments of at
+// most the MSS, more of them than one TX buffer holds.
+TEST_F(TapForwardingTest, TcpSendForAnOrdinaryPortIsCutIntoSegments) {
+  PublishWithTaps(true, true);
+  Place(Mac(0xb), 1);
+  testing::TcpSendSpec spec;
+  spec.payload = 60000;  // 42 segments
+  const auto send = SendTcp(spec);
+  Run();
+
+  std::vector<std::vector<uint8_t>> segments;
+  for (rte_mbuf* frame : Received(1)) segments.push_back(ChainBytes(frame));
+  EXPECT_EQ(CheckSegments(segments, spec, send), "");
+  EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), 42u);
+  uint64_t bytes = 0;
+  for (const auto& segment : segments) bytes += segment.size();
+  EXPECT_EQ(pmd_->port_counters(1).tx_bytes.Load(), bytes);
+  EXPECT_EQ(pmd_->port_counters(kTapIn).rx_packets.Load(), 1u);
+  for (uint16_t port = 0; port <= kTapOut; ++port) EXPECT_EQ(TotalDrops(port), 0u) << port;
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  ReleaseHeld();
+  CloseTaps();
+  EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_in_use_) << "a segment or the send leaked";
+}
+
+// Segments and plain frames of one burst leave in the order they came.
+TEST_F(TapForwardingTest, SegmentsKeepTheirPlaceAmongPlainFramesOfTheBurst) {
+  PublishWithTaps(true, true);
+  Place(Mac(0xb), 1);
+  testing::TcpSendSpec spec;
+  spec.payload = 60000;
+  const auto before = SendPlain(Mac(0xb), Mac(0xa), 300);
+  const auto send = SendTcp(spec);
+  std::vector<std::vector<uint8_t>> after;
+  for (uint16_t i = 0; i < kBurst - 2; ++i) after.push_back(SendPlain(Mac(0xb), Mac(0xa), 300));
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  Run();
+
+  std::vector<std::vector<uint8_t>> out;
+  for (rte_mbuf* frame : Received(1)) out.push_back(ChainBytes(frame));
+  ASSERT_EQ(out.size(), 1u + 42u + after.size());
+  EXPECT_EQ(out[0], before);
+  EXPECT_EQ(CheckSegments({out.begin() + 1, out.begin() + 43}, spec, send), "");
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(out[43 + i], after[i]) << i;
+  EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), out.size());
+  EXPECT_EQ(TotalDrops(1), 0u);
+}
+
+// A flood of a TCP send is finished once; every port, TAPs too, gets the segments.
+TEST_F(TapForwardingTest, FloodOfATcpSendIsFinishedForEveryPort) {
+  PublishWithTaps(true, true);
+  testing::TcpSendSpec spec;
+  spec.ipv6 = true;
+  spec.payload = 5000;  // 4 segments
+  const auto send = SendTcp(spec);  // to 02:..:0b, not yet known
+  Run();
+
+  for (uint16_t port = 0; port < kPortCount; ++port) {
+    std::vector<std::vector<uint8_t>> segments;
+    for (rte_mbuf* frame : Received(port)) segments.push_back(ChainBytes(frame));
+    EXPECT_EQ(CheckSegments(segments, spec, send), "") << "port " << port;
+  }
+  std::vector<std::vector<uint8_t>> written;
+  for (const auto& message : TakeFromTap(kTapOut)) {
+    ASSERT_GT(message.size(), sizeof(VirtioNetHeader));
+    EXPECT_TRUE(std::all_of(message.begin(), message.begin() + sizeof(VirtioNetHeader),
+                            [](uint8_t b) { return b == 0; }))
+        << "a finished segment is written with an empty header";
+    written.emplace_back(message.begin() + sizeof(VirtioNetHeader), message.end());
+  }
+  EXPECT_EQ(CheckSegments(written, spec, send), "") << "TAP port";
+  EXPECT_EQ(pmd_->port_counters(kTapIn).flooded_packets.Load(), 1u);
+  for (uint16_t port = 0; port <= kTapOut; ++port) EXPECT_EQ(TotalDrops(port), 0u) << port;
+  ReleaseHeld();
+  CloseTaps();
+  EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_in_use_) << "a segment or the send leaked";
+}
+
+// Frames software cannot finish are still dropped on their way to an ordinary port.
+TEST_F(TapForwardingTest, FrameSoftwareCannotFinishIsDroppedAsOffloadUnsupported) {
+  PublishWithTaps(true, true);
+  Place(Mac(0xb), 1);
+  SendOffloaded(Mac(0xb), Mac(0xa));  // a GSO header over octets that are not TCP
+  Run();
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_EQ(Drops(1, DropReason::kOffloadUnsupported), 1u);
+  EXPECT_EQ(TotalDrops(1), 1u);
 }
 
 TEST_F(TapForwardingTest, OffloadedFloodWithNoTapToGoToIsDroppedOnItsInputPort) {
