@@ -154,23 +154,18 @@ Status Switch::PublishAndWait() {
 }
 
 void Switch::UpdateOffloads() {
-  // A tap-vnet port hands over TCP segments of up to 64 KB with checksums
-  // left to do; only another tap-vnet port can pass them on. With any other
-  // kind of port present the kernel finishes every frame itself. Frames read
-  // before a change and bound for such a port are dropped as
-  // offload_unsupported.
-  const bool all_tap_vnet = std::all_of(ports_.begin(), ports_.end(),
-                                        [](const auto& port) { return port->device->tap(); });
+  // A tap-vnet port hands over TCP sends of up to 64 KB with checksums left
+  // to do. Another tap-vnet port passes them on whole; for any other port the
+  // PMD finishes them in software (FinishOffloads), as the kernel does for a
+  // device without TSO.
   for (const auto& port : ports_) {
-    if (!port->device->tap() || port->device->offloads() == all_tap_vnet) continue;
-    if (Status status = port->device->SetOffloads(all_tap_vnet); !status.ok()) {
+    if (!port->device->tap() || port->device->offloads()) continue;
+    if (Status status = port->device->SetOffloads(true); !status.ok()) {
       port_log.Log(LogLevel::kWarning, "port %s: %s", port->spec.name.c_str(),
                    status.message().c_str());
       continue;
     }
-    Event("port " + port->spec.name + ": checksum and TCP segmentation offloads " +
-          (all_tap_vnet ? "on (every port is tap-vnet)"
-                        : "off (a port of another kind is present)"));
+    Event("port " + port->spec.name + ": checksum and TCP segmentation offloads on");
   }
 }
 
@@ -190,7 +185,10 @@ Result<uint64_t> Switch::Publish() {
       slot.tx_queue = static_cast<uint16_t>(p % tx_queues);
       slot.tx_lock = port->tx_locks ? &port->tx_locks[slot.tx_queue] : nullptr;
       slot.tap = port->device->tap();
-      if (slot.tap != nullptr) snapshot->offload_flag = TapOffloadFlag();
+      if (slot.tap != nullptr) {
+        snapshot->offload_flag = TapOffloadFlag();
+        snapshot->segment_pool = pool_;
+      }
       snapshot->flood_ports.push_back(port->index);
       // Spread the port's RX queues over the PMD threads, starting at a
       // different thread for each port so that single-queue ports spread too.

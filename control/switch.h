@@ -68,7 +68,7 @@ struct PortInfo {
   PortCountersSnapshot counters;   // summed over PMD threads
   DriverStats driver;
   // tap-vnet: whether the kernel hands frames over with checksum and TCP
-  // segmentation left to do (only while every port is tap-vnet).
+  // segmentation left to do (on for every tap-vnet port once it is up).
   bool offloads = false;
   uint64_t offloaded_frames = 0;   // tap-vnet: such frames received
 };
@@ -151,7 +151,7 @@ class Switch {
   [[nodiscard]] Status PublishAndWait();
   // Sends every PMD thread a snapshot of the current ports; returns its version.
   [[nodiscard]] Result<uint64_t> Publish();
-  // Turns the kernel offloads of tap-vnet ports on while every port is one.
+  // Turns on the kernel offloads of tap-vnet ports that do not have them yet.
   void UpdateOffloads();
   // Waits up to 2 s for every PMD thread to adopt `version`.
   [[nodiscard]] bool WaitApplied(uint64_t version);

@@ -4,7 +4,7 @@
 # namespaces on a kernel bridge with veth pairs (what docker0 does). dpbridge attaches them
 # through TAP ports (`dpbridgectl attach`, setup tap), through TAP ports with virtio-net
 # headers (`attach --via tap-vnet`, setup tap-vnet: checksum and TSO offloads, in a second
-# daemon of its own, since any other kind of port turns those offloads off) or through veth
+# daemon of its own, which keeps each setup's ports apart) or through veth
 # pairs whose host ends are af-packet ports (setup af-packet) or af-xdp ports (setup
 # af-xdp). Both daemons' PMD threads run on core 1; the one not measured is idle.
 # Alternates the setups round by round and reports, per setup, the median and min-max of:

@@ -13,9 +13,9 @@
 // The header of a frame that needs work (a checksum or segmentation) stays in
 // the 10 octets of headroom just before the frame, and the frame carries
 // offload_flag() in ol_flags; Transmit() writes that header back. Every other
-// frame is written with an all-zero header. A frame with the flag must go only
-// to a port that takes such frames (another TapQueue); the switch turns the
-// kernel's offloads off while any other kind of port is present.
+// frame is written with an all-zero header. A frame with the flag goes as it
+// is only to a port that takes such frames (another TapQueue); for any other
+// the forwarder finishes it first (FinishOffloads).
 //
 // Thread-safety: Receive() from one thread; Transmit() from one thread at a
 // time (the caller's TX lock); counters readable from any thread.
