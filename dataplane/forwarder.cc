@@ -106,53 +106,67 @@ void Forwarder::SendSegments(const PmdSnapshot& snapshot, const uint16_t* target
   for (uint16_t t = 0; t < target_count; ++t) TransmitPort(snapshot, targets[t]);
 }
 
+bool Forwarder::FloodFinished(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
+                              uint16_t* targets, uint16_t* target_count) noexcept {
+  const auto ordinary = [&](uint16_t port) { return snapshot.ports[port].tap == nullptr; };
+  if (std::none_of(targets, targets + *target_count, ordinary)) return false;  // TAPs take it
+
+  uint16_t segment_count = 0;
+  const OffloadOutcome outcome = Finish(snapshot, frame, &segment_count);
+  if (outcome == OffloadOutcome::kFinished) {
+    SendSegments(snapshot, targets, *target_count, segment_count);
+    port_counters_[in_port].flooded_packets.Add(1);
+    return true;
+  }
+  const DropReason reason = DropReasonOf(outcome);
+  const uint16_t* taps_end = std::remove_if(targets, targets + *target_count, ordinary);
+  *target_count = static_cast<uint16_t>(taps_end - targets);
+  if (*target_count == 0) {
+    DropFrame(in_port, reason, frame);
+    return true;
+  }
+  // The frame goes as it is to the TAPs; each other port misses its copy.
+  for (uint16_t port : snapshot.flood_ports) {
+    if (port != in_port && snapshot.ports[port].link_up && ordinary(port)) {
+      port_counters_[port].drops[static_cast<size_t>(reason)].Add(1);
+    }
+  }
+  return false;
+}
+
 void Forwarder::Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
                       uint32_t length) noexcept {
   std::array<uint16_t, kMaxPorts> targets;
   uint16_t target_count = 0;
-  // A frame with checksum or segmentation work is finished in software if a
-  // port that is not a TAP is among the targets.
-  const bool offloaded = (frame->ol_flags & snapshot.offload_flag) != 0;
-  bool finish = false;
   for (uint16_t port : snapshot.flood_ports) {
     if (port == in_port || !snapshot.ports[port].link_up) continue;
-    finish |= offloaded && snapshot.ports[port].tap == nullptr;
     targets[target_count++] = port;
   }
   if (target_count == 0) {
     DropFrame(in_port, DropReason::kNoOutput, frame);
     return;
   }
-  if (finish) {
-    uint16_t segment_count = 0;
-    const OffloadOutcome outcome = Finish(snapshot, frame, &segment_count);
-    if (outcome == OffloadOutcome::kFinished) {
-      SendSegments(snapshot, targets.data(), target_count, segment_count);
-      port_counters_[in_port].flooded_packets.Add(1);
-      return;
-    }
-    // The frame goes as it is to the TAPs; each other port misses its copy.
-    const DropReason reason = DropReasonOf(outcome);
-    uint16_t taps = 0;
-    for (uint16_t i = 0; i < target_count; ++i) {
-      if (snapshot.ports[targets[i]].tap != nullptr) targets[taps++] = targets[i];
-    }
-    if (taps == 0) {
-      DropFrame(in_port, reason, frame);
-      return;
-    }
-    for (uint16_t port : snapshot.flood_ports) {
-      if (port != in_port && snapshot.ports[port].link_up && snapshot.ports[port].tap == nullptr) {
-        port_counters_[port].drops[static_cast<size_t>(reason)].Add(1);
-      }
-    }
-    target_count = taps;
+  // A frame with checksum or segmentation work is finished in software if a
+  // port that is not a TAP is among the targets.
+  if ((frame->ol_flags & snapshot.offload_flag) != 0 &&
+      FloodFinished(snapshot, in_port, frame, targets.data(), &target_count)) {
+    return;
   }
 
   // One mbuf, many transmitters: each driver frees its reference when done.
   if (target_count > 1) rte_pktmbuf_refcnt_update(frame, static_cast<int16_t>(target_count - 1));
   for (uint16_t i = 0; i < target_count; ++i) Enqueue(targets[i], frame, length);
   port_counters_[in_port].flooded_packets.Add(1);
+}
+
+void Forwarder::SendFinished(const PmdSnapshot& snapshot, uint16_t out, rte_mbuf* frame) noexcept {
+  uint16_t segment_count = 0;
+  const OffloadOutcome outcome = Finish(snapshot, frame, &segment_count);
+  if (outcome == OffloadOutcome::kFinished) {
+    SendSegments(snapshot, &out, 1, segment_count);
+  } else {
+    DropFrame(out, DropReasonOf(outcome), frame);
+  }
 }
 
 void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf** frames,
@@ -244,20 +258,14 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
       DropFrame(out, DropReason::kPortDown, frame);
     } else if (offloaded != 0 && (frame->ol_flags & snapshot.offload_flag) != 0 &&
                snapshot.ports[out].tap == nullptr) {
-      uint16_t segment_count = 0;
-      const OffloadOutcome outcome = Finish(snapshot, frame, &segment_count);
-      if (outcome == OffloadOutcome::kFinished) {
-        SendSegments(snapshot, &out, 1, segment_count);
-      } else {
-        DropFrame(out, DropReasonOf(outcome), frame);
-      }
+      SendFinished(snapshot, out, frame);
     } else {
       Enqueue(out, frame, lengths_[i]);
     }
   }
 }
 
-void Forwarder::TransmitPort(const PmdSnapshot& snapshot, uint16_t port) noexcept {
+inline void Forwarder::TransmitPort(const PmdSnapshot& snapshot, uint16_t port) noexcept {
   TxBuffer& buffer = tx_[port];
   if (buffer.count == 0) return;
   const PortSlot& slot = snapshot.ports[port];

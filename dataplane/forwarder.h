@@ -92,6 +92,15 @@ class Forwarder {
   // the frame is still the caller's.
   OffloadOutcome Finish(const PmdSnapshot& snapshot, rte_mbuf* frame,
                         uint16_t* segment_count) noexcept;
+  // The flood of a frame with offload work: finishes it if a port that is not
+  // a TAP is among `targets`. True if the frame is dealt with (sent or
+  // dropped); false if it is to go as it is to the `targets` left (TAPs).
+  [[gnu::cold]] bool FloodFinished(const PmdSnapshot& snapshot, uint16_t in_port,
+                                   rte_mbuf* frame, uint16_t* targets,
+                                   uint16_t* target_count) noexcept;
+  // Finishes a frame with offload work for `out`, not a TAP, and sends it.
+  [[gnu::cold]] void SendFinished(const PmdSnapshot& snapshot, uint16_t out,
+                                  rte_mbuf* frame) noexcept;
   // Sends the segments_ of a finished frame to each of `targets`, transmitting
   // a buffer whenever it fills and once more at the end.
   void SendSegments(const PmdSnapshot& snapshot, const uint16_t* targets, uint16_t target_count,
