@@ -10,7 +10,8 @@
 #   --build-dir D   clang build directory (default build-fuzz)
 #   --build-only    configure and build, run nothing
 #   --no-build      run what is built (meson test uses this)
-#   TARGET          frame_fuzzer, mac_parse_fuzzer, control_protocol_fuzzer (default: all)
+#   TARGET          frame_fuzzer, offload_fuzzer, mac_parse_fuzzer, control_protocol_fuzzer
+#                   (default: all)
 # New inputs go to DIR/fuzz-work/TARGET, crashes to DIR/fuzz-artifacts/TARGET/; the seed corpus
 # is never written. To add what a long run found to the seeds (keep them small):
 #   DIR/tests/fuzz/TARGET -merge=1 tests/fuzz/corpus/TARGET DIR/fuzz-work/TARGET
@@ -29,13 +30,13 @@ while (($#)); do
     --build-dir) build_dir=${2:?--build-dir needs a directory}; shift ;;
     --build-only) run=0 ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac
   shift
 done
-((${#targets[@]})) || targets=(frame_fuzzer mac_parse_fuzzer control_protocol_fuzzer)
+((${#targets[@]})) || targets=(frame_fuzzer offload_fuzzer mac_parse_fuzzer control_protocol_fuzzer)
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --seconds must be a whole number" >&2; exit 2; }
 
 if ((build)); then

@@ -6,8 +6,10 @@
 // DPDK helpers the dataplane uses, so that both are not wrong the same way.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dpbridge/tap_queue.h"

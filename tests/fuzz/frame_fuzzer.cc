@@ -38,6 +38,7 @@
 #include "dpbridge/pmd_snapshot.h"
 #include "dpbridge/tap_queue.h"
 #include "forwarder.h"
+#include "fuzz_eal.h"
 
 namespace dpbridge {
 namespace {
@@ -374,21 +375,9 @@ PmdSnapshot MakeSnapshot(uint8_t mask, uint16_t in_port) {
 using namespace dpbridge;
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  std::vector<std::string> args = {"frame_fuzzer", "--no-huge", "--no-shconf", "--no-pci",
-                                   "--no-telemetry", "-l", "0", "-m", "128",
-                                   "--log-level=*:error"};
-  std::vector<char*> eal_argv;
-  for (auto& a : args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "frame_fuzzer: EAL initialisation failed\n");
-    std::abort();
-  }
+  const uint64_t offload_flag = StartFuzzEal("frame_fuzzer", 128);
   fixture = new Fixture();
-  rte_mbuf_dynflag flag{};
-  std::strncpy(flag.name, "dpbridge_vnet_offload", sizeof(flag.name) - 1);
-  const int bit = rte_mbuf_dynflag_register(&flag);
-  if (bit < 0) Fail("offload flag registration", 0, rte_errno);
-  fixture->offload_flag = uint64_t{1} << bit;
+  fixture->offload_flag = offload_flag;
   fixture->pool = rte_pktmbuf_pool_create("fuzz_frames", kPoolSize, 0, 0,
                                           RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (fixture->pool == nullptr) Fail("mbuf pool", 0, rte_errno);
