@@ -68,7 +68,7 @@ struct PortInfo {
   PortCountersSnapshot counters;   // summed over PMD threads
   DriverStats driver;
   // tap-vnet: whether the kernel hands frames over with checksum and TCP
-  // segmentation left to do (on for every tap-vnet port once it is up).
+  // segmentation left to do (off while an af-xdp, vhost-user or PCI port is present).
   bool offloads = false;
   uint64_t offloaded_frames = 0;   // tap-vnet: such frames received
 };
@@ -151,7 +151,8 @@ class Switch {
   [[nodiscard]] Status PublishAndWait();
   // Sends every PMD thread a snapshot of the current ports; returns its version.
   [[nodiscard]] Result<uint64_t> Publish();
-  // Turns on the kernel offloads of tap-vnet ports that do not have them yet.
+  // Turns the kernel offloads of tap-vnet ports on, or off while a port of a
+  // kind that software segmentation is not checked with is present.
   void UpdateOffloads();
   // Waits up to 2 s for every PMD thread to adopt `version`.
   [[nodiscard]] bool WaitApplied(uint64_t version);

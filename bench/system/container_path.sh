@@ -6,13 +6,16 @@
 # headers (`attach --via tap-vnet`, setup tap-vnet: checksum and TSO offloads, in a second
 # daemon of its own, which keeps each setup's ports apart) or through veth
 # pairs whose host ends are af-packet ports (setup af-packet) or af-xdp ports (setup
-# af-xdp). Both daemons' PMD threads run on core 1; the one not measured is idle.
+# af-xdp). Setup tap-vnet-af-packet mixes two: the client's namespace on a tap-vnet port
+# (TSO on), the server's behind veth + af-packet, so the switch cuts the client's TCP sends
+# into segments in software. Both daemons' PMD threads run on core 1; the one not measured is idle.
 # Alternates the setups round by round and reports, per setup, the median and min-max of:
 #   UDP 64-byte frames per second received (iperf3 -u, two flows, unlimited rate),
 #   TCP throughput (iperf3, one flow), ping round trip p50 / p99 (200 pings, 10 ms apart).
 #
 # Usage: bench/system/container_path.sh [--rounds N] [--seconds S] [--build-dir DIR]
-#                                       [--setups tap,tap-vnet,af-packet,af-xdp,kernel-bridge]
+#                                       [--setups tap,tap-vnet,af-packet,af-xdp,tap-vnet-af-packet,
+#                                                 kernel-bridge]
 # Needs root, iperf3 and a built dpbridge. Everything lives in namespaces made here, with
 # addresses in 198.18.0.0/15, and is removed on exit.
 set -euo pipefail
@@ -46,6 +49,7 @@ dp_a=dpbca-$tag dp_b=dpbcb-$tag      # namespaces on dpbridge through TAP
 vn_a=dpbva-$tag vn_b=dpbvb-$tag      # namespaces on the second dpbridge through tap-vnet
 ap_a=dpbpa-$tag ap_b=dpbpb-$tag      # namespaces on dpbridge through veth + af-packet
 xp_a=dpbxa-$tag xp_b=dpbxb-$tag      # namespaces on dpbridge through veth + af-xdp
+mx_a=dpbma-$tag mx_b=dpbmb-$tag      # tap-vnet (client) and veth + af-packet (server)
 kb_a=dpbka-$tag kb_b=dpbkb-$tag      # namespaces on the kernel bridge
 kb_br=dpbkbr-$tag                    # namespace holding the kernel bridge
 daemon_pid=''
@@ -54,7 +58,7 @@ vnet_pid=''
 cleanup() {
   [[ -n $daemon_pid ]] && { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; } || true
   [[ -n $vnet_pid ]] && { kill -TERM "$vnet_pid" 2>/dev/null; wait "$vnet_pid" 2>/dev/null; } || true
-  for ns in "$dp_a" "$dp_b" "$vn_a" "$vn_b" "$ap_a" "$ap_b" "$xp_a" "$xp_b" "$kb_a" "$kb_b" "$kb_br"; do
+  for ns in "$dp_a" "$dp_b" "$vn_a" "$vn_b" "$ap_a" "$ap_b" "$xp_a" "$xp_b" "$mx_a" "$mx_b" "$kb_a" "$kb_b" "$kb_br"; do
     ip netns del "$ns" 2>/dev/null || true  # takes the veth pairs with it
   done
   pkill -f "iperf3 -s -B 198.18.2" 2>/dev/null || true
@@ -107,6 +111,10 @@ if has_setup af-xdp; then
   veth_port af-xdp "$xp_a" "dpbxa$tag" 198.18.23.1/24
   veth_port af-xdp "$xp_b" "dpbxb$tag" 198.18.23.2/24
 fi
+if has_setup tap-vnet-af-packet; then
+  ctl attach "ma$tag" --netns "$mx_a" --ip 198.18.25.1/24 --via tap-vnet
+  veth_port af-packet "$mx_b" "dpbmb$tag" 198.18.25.2/24
+fi
 
 # The kernel bridge, in a namespace of its own so that the host's network is untouched.
 ip netns add "$kb_br"
@@ -153,6 +161,7 @@ for round in $(seq "$rounds"); do
   has_setup tap-vnet && measure dpbridge-tap-vnet "$vn_a" "$vn_b" 198.18.24.2
   has_setup af-packet && measure dpbridge-af-packet "$ap_a" "$ap_b" 198.18.22.2
   has_setup af-xdp && measure dpbridge-af-xdp "$xp_a" "$xp_b" 198.18.23.2
+  has_setup tap-vnet-af-packet && measure dpbridge-tap-vnet-af-packet "$mx_a" "$mx_b" 198.18.25.2
   has_setup kernel-bridge && measure kernel-bridge "$kb_a" "$kb_b" 198.18.21.2
 done
 

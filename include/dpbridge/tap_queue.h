@@ -15,7 +15,8 @@
 // offload_flag() in ol_flags; Transmit() writes that header back. Every other
 // frame is written with an all-zero header. A frame with the flag goes as it
 // is only to a port that takes such frames (another TapQueue); for any other
-// the forwarder finishes it first (FinishOffloads).
+// the forwarder finishes it first (FinishOffloads), and the switch turns the
+// kernel's offloads off while a port it does not trust with that is present.
 //
 // Thread-safety: Receive() from one thread; Transmit() from one thread at a
 // time (the caller's TX lock); counters readable from any thread.

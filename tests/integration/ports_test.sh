@@ -17,9 +17,9 @@
 #   tap_vnet        `attach` (its default link, tap-vnet): the idle PMD thread waits for RX
 #                   interrupts and wakes for each ping; the namespaces' TSO and checksum
 #                   offloads are on and TCP crosses in frames larger than the MTU, intact; to a
-#                   port of another kind (net_tap) the switch cuts them into frames of at most
-#                   the MTU, intact, while between tap-vnet ports they stay whole; jumbo
-#                   frames (MTU 9000) cross
+#                   TAP port (net_tap) the switch cuts them into frames of at most the MTU,
+#                   intact, while between tap-vnet ports they stay whole; an af-xdp port turns
+#                   the offloads off until it leaves; jumbo frames (MTU 9000) cross
 #   attach_veth     `attach --via af-xdp` and `--via af-packet`: ping, a TCP transfer, the
 #                   FDB, a daemon killed and restarted (the pairs are replaced), detach
 #                   removes the pair, a taken interface name is refused
@@ -300,6 +300,21 @@ case_tap_vnet() {
   ((mean > 3000)) || dpb_fail "a TAP port present, yet frames of $mean octets between tap-vnet ports"
   dpb_pass "a TAP port present: between tap-vnet ports TCP still crosses whole ($mean octets on average)"
   dpb_ctl detach "$v3" >/dev/null
+
+  # An af-xdp port loses segments cut in software (DPDK 22.11's af_xdp driver): while one is
+  # present the offloads are off and every frame comes finished from the sender.
+  local ns4="dpbv4-$tag"
+  dpb_track_netns "$ns4"
+  dpb_ctl attach "v4$tag" --netns "$ns4" --ip 198.18.13.4/24 --via af-xdp >/dev/null
+  [[ $(tso_state "$ns1" "$v1") == off ]] || dpb_fail "an af-xdp port joined, TSO still on in $ns1"
+  [[ $(port_field "$v1" 'p["offloads"]') == False ]] || dpb_fail "port list shows offloads on"
+  dpb_ping "$ns4" 198.18.13.1
+  tcp_transfer "$ns1" "$ns4" 198.18.13.4 >/dev/null
+  dpb_ctl detach "v4$tag" >/dev/null
+  [[ $(tso_state "$ns1" "$v1") == on ]] || dpb_fail "the af-xdp port left, TSO still off in $ns1"
+  mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)
+  ((mean > 3000)) || dpb_fail "offloads back on, yet frames of $mean octets on average"
+  dpb_pass "an af-xdp port present: offloads off, TCP to it intact; removed: on again ($mean octets)"
 
   # Jumbo frames cross as mbuf chains: 8,928-octet pings, not to be fragmented.
   ip -n "$ns1" link set "$v1" mtu 9000
