@@ -102,8 +102,11 @@ void Forwarder::SendSegments(const PmdSnapshot& snapshot, const uint16_t* target
       Enqueue(targets[t], segment, segment->pkt_len);
     }
   }
-  // Room for the rest of the burst: at most kBurstSize - 1 frames per port.
-  for (uint16_t t = 0; t < target_count; ++t) TransmitPort(snapshot, targets[t]);
+  // Room for the rest of the burst, which adds at most one frame per frame
+  // to each buffer. A frame finished in place took one slot, as any frame.
+  if (segment_count > 1) {
+    for (uint16_t t = 0; t < target_count; ++t) TransmitPort(snapshot, targets[t]);
+  }
 }
 
 bool Forwarder::FloodFinished(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,

@@ -102,7 +102,7 @@ class Forwarder {
   [[gnu::cold]] void SendFinished(const PmdSnapshot& snapshot, uint16_t out,
                                   rte_mbuf* frame) noexcept;
   // Sends the segments_ of a finished frame to each of `targets`, transmitting
-  // a buffer whenever it fills and once more at the end.
+  // a buffer whenever it fills, and at the end if there were several.
   void SendSegments(const PmdSnapshot& snapshot, const uint16_t* targets, uint16_t target_count,
                     uint16_t segment_count) noexcept;
   // Adds a learn request unless the same source was asked for on the same port

@@ -75,8 +75,8 @@ daemon_pid=$!
 for _ in $(seq 100); do "$ctl_bin" --socket "$socket" show >/dev/null 2>&1 && break; sleep 0.1; done
 has_setup() { [[ ,$setups, == *,$1,* ]]; }
 if has_setup tap; then
-  ctl attach "ca$tag" --netns "$dp_a" --ip 198.18.20.1/24
-  ctl attach "cb$tag" --netns "$dp_b" --ip 198.18.20.2/24
+  ctl attach "ca$tag" --netns "$dp_a" --ip 198.18.20.1/24 --via tap
+  ctl attach "cb$tag" --netns "$dp_b" --ip 198.18.20.2/24 --via tap
 fi
 if has_setup tap-vnet; then
   printf 'file_prefix = "dpbcv%s"\n' "$tag" >"$work/vnet.toml"

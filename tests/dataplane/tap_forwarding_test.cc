@@ -279,6 +279,38 @@ TEST_F(TapForwardingTest, SegmentsKeepTheirPlaceAmongPlainFramesOfTheBurst) {
   EXPECT_EQ(TotalDrops(1), 0u);
 }
 
+// Frames with only a checksum left (sends within one MSS) are finished in place
+// and buffered like any frame, after the segments of a larger send of the burst.
+TEST_F(TapForwardingTest, SmallSendsAfterACutOneAreFinishedInPlaceInOrder) {
+  PublishWithTaps(true, true);
+  Place(Mac(0xb), 1);
+  testing::TcpSendSpec big;
+  big.payload = 60000;
+  const auto send = SendTcp(big);
+  std::vector<testing::TcpSendSpec> smalls;
+  std::vector<std::vector<uint8_t>> small_frames;
+  for (uint16_t i = 0; i < kBurst - 1; ++i) {
+    testing::TcpSendSpec spec;
+    spec.payload = 100u + 37u * i;
+    spec.seq = 1000u * i;
+    smalls.push_back(spec);
+    small_frames.push_back(SendTcp(spec));
+  }
+  EXPECT_EQ(pmd_->PollOnce(), kBurst);
+  Run();
+
+  std::vector<std::vector<uint8_t>> out;
+  for (rte_mbuf* frame : Received(1)) out.push_back(ChainBytes(frame));
+  ASSERT_EQ(out.size(), 42u + smalls.size());
+  EXPECT_EQ(CheckSegments({out.begin(), out.begin() + 42}, big, send), "");
+  for (size_t i = 0; i < smalls.size(); ++i) {
+    EXPECT_EQ(testing::CheckSegment(out[42 + i], smalls[i], 0, 1), "") << i;
+    EXPECT_EQ(out[42 + i].size(), small_frames[i].size()) << i;
+  }
+  EXPECT_EQ(TotalDrops(1), 0u);
+  EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), out.size());
+}
+
 // A flood of a TCP send is finished once; every port, TAPs too, gets the segments.
 TEST_F(TapForwardingTest, FloodOfATcpSendIsFinishedForEveryPort) {
   PublishWithTaps(true, true);
