@@ -8,14 +8,16 @@
 # pairs whose host ends are af-packet ports (setup af-packet) or af-xdp ports (setup
 # af-xdp). Setup tap-vnet-af-packet mixes two: the client's namespace on a tap-vnet port
 # (TSO on), the server's behind veth + af-packet, so the switch cuts the client's TCP sends
-# into segments in software. Both daemons' PMD threads run on core 1; the one not measured is idle.
+# into segments in software. Setup tap-vnet-shared attaches two namespaces through tap-vnet
+# ports to the first daemon, beside the ports of the other setups chosen: their offloads are
+# on only while none of those is af-xdp (docs/architecture.md). Both daemons' PMD threads run on core 1; the one not measured is idle.
 # Alternates the setups round by round and reports, per setup, the median and min-max of:
 #   UDP 64-byte frames per second received (iperf3 -u, two flows, unlimited rate),
 #   TCP throughput (iperf3, one flow), ping round trip p50 / p99 (200 pings, 10 ms apart).
 #
 # Usage: bench/system/container_path.sh [--rounds N] [--seconds S] [--build-dir DIR]
 #                                       [--setups tap,tap-vnet,af-packet,af-xdp,tap-vnet-af-packet,
-#                                                 kernel-bridge]
+#                                                 tap-vnet-shared,kernel-bridge]
 # Needs root, iperf3 and a built dpbridge. Everything lives in namespaces made here, with
 # addresses in 198.18.0.0/15, and is removed on exit.
 set -euo pipefail
@@ -50,6 +52,7 @@ vn_a=dpbva-$tag vn_b=dpbvb-$tag      # namespaces on the second dpbridge through
 ap_a=dpbpa-$tag ap_b=dpbpb-$tag      # namespaces on dpbridge through veth + af-packet
 xp_a=dpbxa-$tag xp_b=dpbxb-$tag      # namespaces on dpbridge through veth + af-xdp
 mx_a=dpbma-$tag mx_b=dpbmb-$tag      # tap-vnet (client) and veth + af-packet (server)
+sh_a=dpbsa-$tag sh_b=dpbsb-$tag      # tap-vnet ports in the first daemon, beside the others
 kb_a=dpbka-$tag kb_b=dpbkb-$tag      # namespaces on the kernel bridge
 kb_br=dpbkbr-$tag                    # namespace holding the kernel bridge
 daemon_pid=''
@@ -58,7 +61,7 @@ vnet_pid=''
 cleanup() {
   [[ -n $daemon_pid ]] && { kill -TERM "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; } || true
   [[ -n $vnet_pid ]] && { kill -TERM "$vnet_pid" 2>/dev/null; wait "$vnet_pid" 2>/dev/null; } || true
-  for ns in "$dp_a" "$dp_b" "$vn_a" "$vn_b" "$ap_a" "$ap_b" "$xp_a" "$xp_b" "$mx_a" "$mx_b" "$kb_a" "$kb_b" "$kb_br"; do
+  for ns in "$dp_a" "$dp_b" "$vn_a" "$vn_b" "$ap_a" "$ap_b" "$xp_a" "$xp_b" "$mx_a" "$mx_b" "$sh_a" "$sh_b" "$kb_a" "$kb_b" "$kb_br"; do
     ip netns del "$ns" 2>/dev/null || true  # takes the veth pairs with it
   done
   pkill -f "iperf3 -s -B 198.18.2" 2>/dev/null || true
@@ -111,6 +114,10 @@ if has_setup af-xdp; then
   veth_port af-xdp "$xp_a" "dpbxa$tag" 198.18.23.1/24
   veth_port af-xdp "$xp_b" "dpbxb$tag" 198.18.23.2/24
 fi
+if has_setup tap-vnet-shared; then
+  ctl attach "sa$tag" --netns "$sh_a" --ip 198.18.26.1/24 --via tap-vnet
+  ctl attach "sb$tag" --netns "$sh_b" --ip 198.18.26.2/24 --via tap-vnet
+fi
 if has_setup tap-vnet-af-packet; then
   ctl attach "ma$tag" --netns "$mx_a" --ip 198.18.25.1/24 --via tap-vnet
   veth_port af-packet "$mx_b" "dpbmb$tag" 198.18.25.2/24
@@ -161,6 +168,7 @@ for round in $(seq "$rounds"); do
   has_setup tap-vnet && measure dpbridge-tap-vnet "$vn_a" "$vn_b" 198.18.24.2
   has_setup af-packet && measure dpbridge-af-packet "$ap_a" "$ap_b" 198.18.22.2
   has_setup af-xdp && measure dpbridge-af-xdp "$xp_a" "$xp_b" 198.18.23.2
+  has_setup tap-vnet-shared && measure dpbridge-tap-vnet-shared "$sh_a" "$sh_b" 198.18.26.2
   has_setup tap-vnet-af-packet && measure dpbridge-tap-vnet-af-packet "$mx_a" "$mx_b" 198.18.25.2
   has_setup kernel-bridge && measure kernel-bridge "$kb_a" "$kb_b" 198.18.21.2
 done
