@@ -26,7 +26,8 @@ json CountersJson(const PortCountersSnapshot& c) {
   }
   return {{"rx_packets", c.rx_packets}, {"rx_bytes", c.rx_bytes},
           {"tx_packets", c.tx_packets}, {"tx_bytes", c.tx_bytes},
-          {"flooded_packets", c.flooded_packets}, {"drops", drops},
+          {"flooded_packets", c.flooded_packets},
+          {"segmented_sends", c.segmented_sends}, {"drops", drops},
           {"drops_total", c.TotalDrops()}};
 }
 

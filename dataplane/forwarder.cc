@@ -105,7 +105,10 @@ void Forwarder::SendSegments(const PmdSnapshot& snapshot, const uint16_t* target
   // Room for the rest of the burst, which adds at most one frame per frame
   // to each buffer. A frame finished in place took one slot, as any frame.
   if (segment_count > 1) {
-    for (uint16_t t = 0; t < target_count; ++t) TransmitPort(snapshot, targets[t]);
+    for (uint16_t t = 0; t < target_count; ++t) {
+      TransmitPort(snapshot, targets[t]);
+      port_counters_[targets[t]].segmented_sends.Add(1);
+    }
   }
 }
 

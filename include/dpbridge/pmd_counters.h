@@ -39,6 +39,7 @@ struct alignas(64) PortCounters {
   RelaxedCounter tx_packets;
   RelaxedCounter tx_bytes;
   RelaxedCounter flooded_packets;  // frames received here that were flooded
+  RelaxedCounter segmented_sends;  // TCP sends cut into segments in software to go out here
   std::array<RelaxedCounter, kDropReasonCount> drops;
 
   void Reset() noexcept {
@@ -47,6 +48,7 @@ struct alignas(64) PortCounters {
     tx_packets.Reset();
     tx_bytes.Reset();
     flooded_packets.Reset();
+    segmented_sends.Reset();
     for (auto& d : drops) d.Reset();
   }
 };
@@ -69,6 +71,7 @@ struct PortCountersSnapshot {
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
   uint64_t flooded_packets = 0;
+  uint64_t segmented_sends = 0;
   std::array<uint64_t, kDropReasonCount> drops{};
 
   void Accumulate(const PortCounters& c) noexcept {
@@ -77,6 +80,7 @@ struct PortCountersSnapshot {
     tx_packets += c.tx_packets.Load();
     tx_bytes += c.tx_bytes.Load();
     flooded_packets += c.flooded_packets.Load();
+    segmented_sends += c.segmented_sends.Load();
     for (size_t i = 0; i < drops.size(); ++i) drops[i] += c.drops[i].Load();
   }
   [[nodiscard]] uint64_t TotalDrops() const noexcept {

@@ -245,6 +245,8 @@ TEST_F(TapForwardingTest, TcpSendForAnOrdinaryPortIsCutIntoSegments) {
   for (rte_mbuf* frame : Received(1)) segments.push_back(ChainBytes(frame));
   EXPECT_EQ(CheckSegments(segments, spec, send), "");
   EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), 42u);
+  EXPECT_EQ(pmd_->port_counters(1).segmented_sends.Load(), 1u);
+  EXPECT_EQ(pmd_->port_counters(kTapIn).segmented_sends.Load(), 0u);
   uint64_t bytes = 0;
   for (const auto& segment : segments) bytes += segment.size();
   EXPECT_EQ(pmd_->port_counters(1).tx_bytes.Load(), bytes);
@@ -309,6 +311,7 @@ TEST_F(TapForwardingTest, SmallSendsAfterACutOneAreFinishedInPlaceInOrder) {
   }
   EXPECT_EQ(TotalDrops(1), 0u);
   EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), out.size());
+  EXPECT_EQ(pmd_->port_counters(1).segmented_sends.Load(), 1u) << "only the large send was cut";
 }
 
 // A flood of a TCP send is finished once; every port, TAPs too, gets the segments.
@@ -335,6 +338,10 @@ TEST_F(TapForwardingTest, FloodOfATcpSendIsFinishedForEveryPort) {
   }
   EXPECT_EQ(CheckSegments(written, spec, send), "") << "TAP port";
   EXPECT_EQ(pmd_->port_counters(kTapIn).flooded_packets.Load(), 1u);
+  for (uint16_t port = 0; port < kPortCount; ++port) {
+    EXPECT_EQ(pmd_->port_counters(port).segmented_sends.Load(), 1u) << port;
+  }
+  EXPECT_EQ(pmd_->port_counters(kTapOut).segmented_sends.Load(), 1u);
   for (uint16_t port = 0; port <= kTapOut; ++port) EXPECT_EQ(TotalDrops(port), 0u) << port;
   ReleaseHeld();
   CloseTaps();

@@ -294,6 +294,8 @@ case_tap_vnet() {
   (((b1 - b0) / (p1 - p0) <= 1514)) ||
     dpb_fail "the TAP port was sent frames of $(((b1 - b0) / (p1 - p0))) octets on average"
   [[ $(port_field "$v3" 'p["counters"]["drops_total"]') == 0 ]] || dpb_fail "drops on $v3"
+  [[ $(port_field "$v3" 'p["counters"]["segmented_sends"] > 0') == True ]] ||
+    dpb_fail "port list does not count the sends cut for $v3"
   dpb_pass "to a TAP port: sends of $mean octets cut in the switch into frames of $(((b1 - b0) / (p1 - p0))) on average, intact"
   tcp_transfer "$ns3" "$ns1" 198.18.13.1 >/dev/null
   mean=$(tcp_mean_frame "$v1" "$ns1" "$ns2" 198.18.13.2)

@@ -21,6 +21,7 @@ MetricsView FixedMetricsView() {
   tap.counters.tx_packets = 2002;
   tap.counters.tx_bytes = 3003000;
   tap.counters.flooded_packets = 17;
+  tap.counters.segmented_sends = 19;
   // drops[r] = 10 + r, so that each reason has its own value.
   for (size_t r = 0; r < kDropReasonCount; ++r) tap.counters.drops[r] = 10 + r;
   view.ports.push_back(tap);

@@ -124,6 +124,7 @@ TEST_F(MetricsScrapeTest, ServesPortCountersWithPortAndTypeLabels) {
   EXPECT_EQ(s.at(R"(dpbridge_port_tx_packets_total{port="tap0",type="tap"})"), "2002");
   EXPECT_EQ(s.at(R"(dpbridge_port_tx_bytes_total{port="tap0",type="tap"})"), "3003000");
   EXPECT_EQ(s.at(R"(dpbridge_port_flooded_packets_total{port="tap0",type="tap"})"), "17");
+  EXPECT_EQ(s.at(R"(dpbridge_port_segmented_sends_total{port="tap0",type="tap"})"), "19");
   EXPECT_EQ(s.at(R"(dpbridge_port_link_up{port="tap0",type="tap"})"), "1");
   EXPECT_EQ(s.at(R"(dpbridge_port_learned_macs{port="tap0",type="tap"})"), "3");
   EXPECT_EQ(s.at(R"(dpbridge_port_mac_limit{port="tap0",type="tap"})"), "0");
