@@ -8,7 +8,6 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
-#include <rte_mbuf_dyn.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -52,16 +51,6 @@ Status ClearStaleSocket(const std::string& path) {
 }
 
 }  // namespace
-
-uint64_t TapOffloadFlag() {
-  static const uint64_t flag = [] {
-    rte_mbuf_dynflag params{};
-    std::strncpy(params.name, "dpbridge_vnet_offload", sizeof(params.name) - 1);
-    const int bit = rte_mbuf_dynflag_register(&params);
-    return bit < 0 ? uint64_t{0} : uint64_t{1} << bit;
-  }();
-  return flag;
-}
 
 Result<std::unique_ptr<PortDevice>> PortDevice::Open(const PortSpec& spec,
                                                      const PortDeviceConfig& config) {

@@ -93,9 +93,4 @@ class PortDevice {
   bool offloads_ = false;
 };
 
-// The ol_flags bit that marks frames read from a tap-vnet port with work left
-// for the next kernel (registered as an mbuf dynamic flag on first use; 0 if
-// that failed).
-[[nodiscard]] uint64_t TapOffloadFlag();
-
 }  // namespace dpbridge

@@ -2,10 +2,12 @@
 // TapQueue: reads and writes of a TAP with a virtio-net header, frames as mbuf chains.
 #include "dpbridge/tap_queue.h"
 
+#include <rte_mbuf_dyn.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace dpbridge {
 
@@ -24,6 +26,16 @@ inline bool NeedsOffload(const VirtioNetHeader& header) noexcept {
 const VirtioNetHeader kPlainHeader{};
 
 }  // namespace
+
+uint64_t TapOffloadFlag() noexcept {
+  static const uint64_t flag = [] {
+    rte_mbuf_dynflag params{};
+    std::strncpy(params.name, "dpbridge_vnet_offload", sizeof(params.name) - 1);
+    const int bit = rte_mbuf_dynflag_register(&params);
+    return bit < 0 ? uint64_t{0} : uint64_t{1} << bit;
+  }();
+  return flag;
+}
 
 bool TapQueue::PoolFits(const rte_mempool* pool) noexcept {
   const uint32_t room = rte_pktmbuf_data_room_size(const_cast<rte_mempool*>(pool));

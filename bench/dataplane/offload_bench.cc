@@ -11,7 +11,6 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
-#include <rte_mbuf_dyn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,16 +120,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
     return 1;
   }
-  rte_mbuf_dynflag flag{};
-  std::strncpy(flag.name, "dpbridge_vnet_offload", sizeof(flag.name) - 1);
-  const int bit = rte_mbuf_dynflag_register(&flag);
+  dpbridge::bench::offload_flag = dpbridge::TapOffloadFlag();
   dpbridge::bench::pool = rte_pktmbuf_pool_create("offload_bench", 1023, 256, 0,
                                                   RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  if (bit < 0 || dpbridge::bench::pool == nullptr) {
+  if (dpbridge::bench::offload_flag == 0 || dpbridge::bench::pool == nullptr) {
     std::fprintf(stderr, "offload_bench: flag or pool: %s\n", rte_strerror(rte_errno));
     return 1;
   }
-  dpbridge::bench::offload_flag = uint64_t{1} << bit;
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

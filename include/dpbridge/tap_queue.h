@@ -56,6 +56,11 @@ struct VirtioNetHeader {
 };
 static_assert(sizeof(VirtioNetHeader) == 10);
 
+// The ol_flags bit that marks frames read from a tap-vnet port with work left
+// (an mbuf dynamic flag, "dpbridge_vnet_offload", registered on the first call
+// after EAL is up; 0 if that failed). The daemon, its tests and tools share it.
+[[nodiscard]] uint64_t TapOffloadFlag() noexcept;
+
 class TapQueue {
  public:
   // The largest frame one read takes: a 64 KB TCP send plus headers.

@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
-#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 
 #include <algorithm>
@@ -30,13 +29,6 @@ using testing::TcpSendSpec;
 
 constexpr uint8_t kGsoUdp = 3;  // VIRTIO_NET_HDR_GSO_UDP: never asked for, so refused
 
-uint64_t OffloadFlag() {
-  rte_mbuf_dynflag params{};
-  std::strncpy(params.name, "dpbridge_vnet_offload", sizeof(params.name) - 1);
-  const int bit = rte_mbuf_dynflag_register(&params);
-  return bit < 0 ? 0 : uint64_t{1} << bit;
-}
-
 std::vector<uint8_t> Bytes(const rte_mbuf* frame) {
   const char* reason = nullptr;
   EXPECT_EQ(rte_mbuf_check(frame, 1, &reason), 0) << reason;
@@ -54,7 +46,7 @@ class SoftwareOffloadTest : public ::testing::Test {
   void SetUp() override {
     pool_ = testing::EalEnvironment::Pool();
     ASSERT_NE(pool_, nullptr) << "EAL did not start";
-    flag_ = OffloadFlag();
+    flag_ = TapOffloadFlag();
     ASSERT_NE(flag_, 0u);
     baseline_ = rte_mempool_in_use_count(pool_);
   }

@@ -34,12 +34,8 @@ class TapForwardingTest : public ForwardingTest {
   void SetUp() override {
     ForwardingTest::SetUp();
     if (HasFatalFailure()) return;
-    // The bit the control side registers (control/port_device.cc), by the same name.
-    rte_mbuf_dynflag params{};
-    std::strncpy(params.name, "dpbridge_vnet_offload", sizeof(params.name) - 1);
-    const int bit = rte_mbuf_dynflag_register(&params);
-    ASSERT_GE(bit, 0) << "rte_mbuf_dynflag_register failed";
-    offload_flag_ = uint64_t{1} << bit;
+    offload_flag_ = TapOffloadFlag();
+    ASSERT_NE(offload_flag_, 0u) << "rte_mbuf_dynflag_register failed";
 
     for (uint16_t i = 0; i < kTapCount; ++i) {
       int fds[2];

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
-#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,14 +31,6 @@ constexpr uint8_t kGsoTcpV6 = 4;   // VIRTIO_NET_HDR_GSO_TCPV6
 
 // What the kernel puts before a TCP send over IPv4 that it left whole.
 constexpr VirtioNetHeader kGsoHeader{VirtioNetHeader::kNeedsChecksum, kGsoTcpV4, 66, 1448, 34, 16};
-
-// The bit the control side registers (control/port_device.cc) under the same name.
-uint64_t OffloadFlag() {
-  rte_mbuf_dynflag params{};
-  std::strncpy(params.name, "dpbridge_vnet_offload", sizeof(params.name) - 1);
-  const int bit = rte_mbuf_dynflag_register(&params);
-  return bit < 0 ? 0 : uint64_t{1} << bit;
-}
 
 // `size` octets that differ from frame to frame and never repeat with a short
 // period, so a segment placed twice or out of order shows.
@@ -110,7 +101,7 @@ class TapQueueTest : public ::testing::Test {
   void SetUp() override {
     pool_ = testing::EalEnvironment::Pool();
     ASSERT_NE(pool_, nullptr) << "EAL did not start";
-    flag_ = OffloadFlag();
+    flag_ = TapOffloadFlag();
     ASSERT_NE(flag_, 0u) << "rte_mbuf_dynflag_register failed";
     baseline_in_use_ = rte_mempool_in_use_count(pool_);
     Open(pool_);

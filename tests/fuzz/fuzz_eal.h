@@ -2,20 +2,20 @@
 //
 // StartFuzzEal: brings up DPDK's EAL for a libFuzzer target (no hugepages, no
 // shared files, one lcore) and registers the mbuf flag of frames read from a
-// tap-vnet port, by the name the daemon uses (control/port_device.cc).
+// tap-vnet port (TapOffloadFlag, as the daemon does).
 // Returns that flag; aborts with a message if either step fails.
 #pragma once
 
 #include <rte_eal.h>
 #include <rte_errno.h>
-#include <rte_mbuf_dyn.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
+
+#include "dpbridge/tap_queue.h"
 
 namespace dpbridge {
 
@@ -29,14 +29,12 @@ inline uint64_t StartFuzzEal(const char* program, unsigned memory_mb) {
     std::fprintf(stderr, "%s: EAL initialisation failed\n", program);
     std::abort();
   }
-  rte_mbuf_dynflag flag{};
-  std::strncpy(flag.name, "dpbridge_vnet_offload", sizeof(flag.name) - 1);
-  const int bit = rte_mbuf_dynflag_register(&flag);
-  if (bit < 0) {
+  const uint64_t flag = TapOffloadFlag();
+  if (flag == 0) {
     std::fprintf(stderr, "%s: offload flag registration failed (%d)\n", program, rte_errno);
     std::abort();
   }
-  return uint64_t{1} << bit;
+  return flag;
 }
 
 }  // namespace dpbridge

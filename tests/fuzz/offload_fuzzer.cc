@@ -21,7 +21,6 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
-#include <rte_mbuf_dyn.h>
 
 #include <algorithm>
 #include <array>
