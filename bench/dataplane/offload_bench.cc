@@ -13,10 +13,8 @@
 #include <rte_mbuf.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -29,33 +27,6 @@ namespace {
 rte_mempool* pool = nullptr;
 uint64_t offload_flag = 0;
 
-// The frame of `bytes` with `header`, in mbufs of 2 KB, flagged.
-rte_mbuf* Build(const VirtioNetHeader& header, const std::vector<uint8_t>& bytes) {
-  rte_mbuf* head = rte_pktmbuf_alloc(pool);
-  if (head == nullptr) return nullptr;
-  std::memcpy(rte_pktmbuf_mtod_offset(head, uint8_t*, -static_cast<int>(sizeof(header))),
-              &header, sizeof(header));
-  rte_mbuf* tail = head;
-  size_t at = 0;
-  while (true) {
-    const size_t n = std::min<size_t>(bytes.size() - at, rte_pktmbuf_tailroom(tail));
-    std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(n)), bytes.data() + at, n);
-    if (tail != head) head->pkt_len += static_cast<uint32_t>(n);
-    at += n;
-    if (at == bytes.size()) break;
-    rte_mbuf* next = rte_pktmbuf_alloc(pool);
-    if (next == nullptr) {
-      rte_pktmbuf_free(head);
-      return nullptr;
-    }
-    tail->next = next;
-    tail = next;
-    ++head->nb_segs;
-  }
-  head->ol_flags |= offload_flag;
-  return head;
-}
-
 std::pair<VirtioNetHeader, std::vector<uint8_t>> Send(const benchmark::State& state) {
   testing::TcpSendSpec spec;
   spec.payload = static_cast<uint32_t>(state.range(0));
@@ -66,7 +37,7 @@ std::pair<VirtioNetHeader, std::vector<uint8_t>> Send(const benchmark::State& st
 void BM_Build(benchmark::State& state) {
   const auto [header, bytes] = Send(state);
   for (auto _ : state) {
-    rte_mbuf* frame = Build(header, bytes);
+    rte_mbuf* frame = testing::TapQueueFrame(pool, header, bytes);
     if (frame == nullptr) {
       state.SkipWithError("pool empty");
       break;
@@ -81,7 +52,7 @@ void BM_Finish(benchmark::State& state) {
   std::array<rte_mbuf*, kMaxSegments> out{};
   uint16_t segments = 0;
   for (auto _ : state) {
-    rte_mbuf* frame = Build(header, bytes);
+    rte_mbuf* frame = testing::TapQueueFrame(pool, header, bytes);
     uint16_t count = 0;
     if (frame == nullptr ||
         FinishOffloads(frame, offload_flag, pool, out.data(), &count) !=

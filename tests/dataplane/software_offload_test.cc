@@ -32,11 +32,7 @@ constexpr uint8_t kGsoUdp = 3;  // VIRTIO_NET_HDR_GSO_UDP: never asked for, so r
 std::vector<uint8_t> Bytes(const rte_mbuf* frame) {
   const char* reason = nullptr;
   EXPECT_EQ(rte_mbuf_check(frame, 1, &reason), 0) << reason;
-  std::vector<uint8_t> bytes;
-  for (const rte_mbuf* m = frame; m != nullptr; m = m->next) {
-    const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
-    bytes.insert(bytes.end(), data, data + m->data_len);
-  }
+  std::vector<uint8_t> bytes = testing::ChainOctets(frame);
   EXPECT_EQ(bytes.size(), frame->pkt_len);
   return bytes;
 }
@@ -55,33 +51,11 @@ class SoftwareOffloadTest : public ::testing::Test {
     EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "mbufs leaked";
   }
 
-  // The frame as TapQueue delivers it: the header in the headroom, the flag
-  // set, `first` octets in the first mbuf and the rest in mbufs of `chunk`.
+  // The frame as TapQueue delivers it (testing::TapQueueFrame), from `pool`
+  // or else the shared one.
   rte_mbuf* Frame(const VirtioNetHeader& header, const std::vector<uint8_t>& bytes,
                   size_t first = 2048, size_t chunk = 2048, rte_mempool* pool = nullptr) {
-    pool = pool != nullptr ? pool : pool_;
-    rte_mbuf* head = rte_pktmbuf_alloc(pool);
-    if (head == nullptr) return nullptr;
-    std::memcpy(rte_pktmbuf_mtod_offset(head, uint8_t*, -static_cast<int>(sizeof(header))),
-                &header, sizeof(header));
-    size_t at = 0;
-    rte_mbuf* tail = head;
-    while (true) {
-      const size_t limit = tail == head ? first : chunk;
-      const size_t want = std::min({bytes.size() - at, limit, size_t{rte_pktmbuf_tailroom(tail)}});
-      std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(want)), bytes.data() + at, want);
-      if (tail != head) head->pkt_len += static_cast<uint32_t>(want);
-      at += want;
-      if (at == bytes.size()) break;
-      rte_mbuf* next = rte_pktmbuf_alloc(pool);
-      EXPECT_NE(next, nullptr);
-      if (next == nullptr) break;
-      tail->next = next;
-      tail = next;
-      ++head->nb_segs;
-    }
-    head->ol_flags |= flag_;
-    return head;
+    return testing::TapQueueFrame(pool != nullptr ? pool : pool_, header, bytes, first, chunk);
   }
 
   // Finishes a send built from `spec` and checks every segment; returns their count.

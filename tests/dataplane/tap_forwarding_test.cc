@@ -194,16 +194,6 @@ TEST_F(TapForwardingTest, UnfinishedFloodReachesOnlyTapsAndCountsTheMissedCopies
   EXPECT_TRUE(TakeFromTap(kTapIn).empty());
 }
 
-// The frame's octets over its whole chain.
-std::vector<uint8_t> ChainBytes(const rte_mbuf* frame) {
-  std::vector<uint8_t> bytes;
-  for (const rte_mbuf* m = frame; m != nullptr; m = m->next) {
-    const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
-    bytes.insert(bytes.end(), data, data + m->data_len);
-  }
-  return bytes;
-}
-
 // Empty if `segments` are the well-formed segments of the send `spec`
 // describes, whose frame was `send`; else what is wrong.
 std::string CheckSegments(const std::vector<std::vector<uint8_t>>& segments,
@@ -238,7 +228,7 @@ TEST_F(TapForwardingTest, TcpSendForAnOrdinaryPortIsCutIntoSegments) {
   Run();
 
   std::vector<std::vector<uint8_t>> segments;
-  for (rte_mbuf* frame : Received(1)) segments.push_back(ChainBytes(frame));
+  for (rte_mbuf* frame : Received(1)) segments.push_back(testing::ChainOctets(frame));
   EXPECT_EQ(CheckSegments(segments, spec, send), "");
   EXPECT_EQ(pmd_->port_counters(1).tx_packets.Load(), 42u);
   EXPECT_EQ(pmd_->port_counters(1).segmented_sends.Load(), 1u);
@@ -268,7 +258,7 @@ TEST_F(TapForwardingTest, SegmentsKeepTheirPlaceAmongPlainFramesOfTheBurst) {
   Run();
 
   std::vector<std::vector<uint8_t>> out;
-  for (rte_mbuf* frame : Received(1)) out.push_back(ChainBytes(frame));
+  for (rte_mbuf* frame : Received(1)) out.push_back(testing::ChainOctets(frame));
   ASSERT_EQ(out.size(), 1u + 42u + after.size());
   EXPECT_EQ(out[0], before);
   EXPECT_EQ(CheckSegments({out.begin() + 1, out.begin() + 43}, spec, send), "");
@@ -298,7 +288,7 @@ TEST_F(TapForwardingTest, SmallSendsAfterACutOneAreFinishedInPlaceInOrder) {
   Run();
 
   std::vector<std::vector<uint8_t>> out;
-  for (rte_mbuf* frame : Received(1)) out.push_back(ChainBytes(frame));
+  for (rte_mbuf* frame : Received(1)) out.push_back(testing::ChainOctets(frame));
   ASSERT_EQ(out.size(), 42u + smalls.size());
   EXPECT_EQ(CheckSegments({out.begin(), out.begin() + 42}, big, send), "");
   for (size_t i = 0; i < smalls.size(); ++i) {
@@ -321,7 +311,7 @@ TEST_F(TapForwardingTest, FloodOfATcpSendIsFinishedForEveryPort) {
 
   for (uint16_t port = 0; port < kPortCount; ++port) {
     std::vector<std::vector<uint8_t>> segments;
-    for (rte_mbuf* frame : Received(port)) segments.push_back(ChainBytes(frame));
+    for (rte_mbuf* frame : Received(port)) segments.push_back(testing::ChainOctets(frame));
     EXPECT_EQ(CheckSegments(segments, spec, send), "") << "port " << port;
   }
   std::vector<std::vector<uint8_t>> written;

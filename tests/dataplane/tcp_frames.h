@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // TCP sends as a TAP with a virtio-net header hands them over (a 64 KB GSO
-// frame with the checksum left to do), and checks of the segments made from
-// them. The checksums here are computed octet by octet, independently of the
-// DPDK helpers the dataplane uses, so that both are not wrong the same way.
+// frame with the checksum left to do), such frames in mbufs as a TapQueue
+// delivers them, and checks of the segments made from them. The checksums here
+// are computed octet by octet, independently of the DPDK helpers the dataplane
+// uses, so that both are not wrong the same way. Shared by the dataplane
+// tests, tests/fuzz/offload_fuzzer and bench/dataplane/offload_bench.
 #pragma once
+
+#include <rte_mbuf.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -135,6 +140,49 @@ inline std::pair<VirtioNetHeader, std::vector<uint8_t>> TcpSend(const TcpSendSpe
                                static_cast<uint16_t>(o.payload), spec.mss,
                                static_cast<uint16_t>(o.tcp), 16};
   return {header, f};
+}
+
+// `bytes` as a TapQueue delivers a frame read with `header`: the header in the
+// headroom just before the data, TapOffloadFlag() set, `first` octets in the
+// first mbuf and the rest in mbufs of `later` octets (each at most what an
+// mbuf holds). nullptr if `pool` ran dry, with nothing taken from it.
+inline rte_mbuf* TapQueueFrame(rte_mempool* pool, const VirtioNetHeader& header,
+                               const std::vector<uint8_t>& bytes, size_t first = 2048,
+                               size_t later = 2048) {
+  rte_mbuf* head = rte_pktmbuf_alloc(pool);
+  if (head == nullptr) return nullptr;
+  std::memcpy(rte_pktmbuf_mtod_offset(head, uint8_t*, -static_cast<int>(sizeof(header))),
+              &header, sizeof(header));
+  rte_mbuf* tail = head;
+  size_t at = 0;
+  while (true) {
+    const size_t limit = tail == head ? first : later;
+    const size_t n = std::min({bytes.size() - at, limit, size_t{rte_pktmbuf_tailroom(tail)}});
+    std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(n)), bytes.data() + at, n);
+    if (tail != head) head->pkt_len += static_cast<uint32_t>(n);
+    at += n;
+    if (at == bytes.size()) break;
+    rte_mbuf* next = rte_pktmbuf_alloc(pool);
+    if (next == nullptr) {
+      rte_pktmbuf_free(head);
+      return nullptr;
+    }
+    tail->next = next;
+    tail = next;
+    ++head->nb_segs;
+  }
+  head->ol_flags |= TapOffloadFlag();
+  return head;
+}
+
+// A frame's octets over its whole chain.
+inline std::vector<uint8_t> ChainOctets(const rte_mbuf* frame) {
+  std::vector<uint8_t> bytes;
+  for (const rte_mbuf* m = frame; m != nullptr; m = m->next) {
+    const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    bytes.insert(bytes.end(), data, data + m->data_len);
+  }
+  return bytes;
 }
 
 // Empty if `segment` is a well-formed segment of the send `spec` describes

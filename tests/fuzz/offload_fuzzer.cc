@@ -80,42 +80,9 @@ class Reader {
 std::vector<uint8_t> Bytes(const rte_mbuf* frame) {
   const char* reason = nullptr;
   if (rte_mbuf_check(frame, 1, &reason) != 0) Fail(reason, 0, 0);
-  std::vector<uint8_t> bytes;
-  for (const rte_mbuf* m = frame; m != nullptr; m = m->next) {
-    const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
-    bytes.insert(bytes.end(), data, data + m->data_len);
-  }
+  std::vector<uint8_t> bytes = testing::ChainOctets(frame);
   if (bytes.size() != frame->pkt_len) Fail("chain length differs from pkt_len", 0, 0);
   return bytes;
-}
-
-// The frame as TapQueue would deliver it; nullptr if the pool ran out.
-rte_mbuf* Build(const VirtioNetHeader& header, const std::vector<uint8_t>& bytes, size_t first,
-                size_t later) {
-  rte_mbuf* head = rte_pktmbuf_alloc(fixture->frames);
-  if (head == nullptr) return nullptr;
-  std::memcpy(rte_pktmbuf_mtod_offset(head, uint8_t*, -static_cast<int>(sizeof(header))),
-              &header, sizeof(header));
-  rte_mbuf* tail = head;
-  size_t at = 0;
-  while (true) {
-    const size_t limit = tail == head ? first : later;
-    const size_t n = std::min({bytes.size() - at, limit, size_t{rte_pktmbuf_tailroom(tail)}});
-    std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(n)), bytes.data() + at, n);
-    if (tail != head) head->pkt_len += static_cast<uint32_t>(n);
-    at += n;
-    if (at == bytes.size()) break;
-    rte_mbuf* next = rte_pktmbuf_alloc(fixture->frames);
-    if (next == nullptr) {
-      rte_pktmbuf_free(head);
-      return nullptr;
-    }
-    tail->next = next;
-    tail = next;
-    ++head->nb_segs;
-  }
-  head->ol_flags |= fixture->flag;
-  return head;
 }
 
 // A frame finished in place: only the checksum field may differ, and it must be right.
@@ -248,7 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (bytes.empty()) return 0;
 
   const unsigned baseline_frames = rte_mempool_in_use_count(fixture->frames);
-  rte_mbuf* frame = Build(header, bytes, first, later);
+  rte_mbuf* frame = testing::TapQueueFrame(fixture->frames, header, bytes, first, later);
   if (frame == nullptr) return 0;
   // Hold back part of the segment pool: a cut send may find it dry.
   std::vector<rte_mbuf*> held((kind_and_hold >> 2) * 16);
