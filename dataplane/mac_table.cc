@@ -30,6 +30,16 @@ constexpr bool MetaStatic(uint32_t meta) { return meta & kStaticFlag; }
 // touching any of them keeps a miss to memory per key in flight at once.
 inline void Prefetch(const void* address) { __builtin_prefetch(address, 0, 3); }
 
+// The home bucket of a key in a table of 2^(64 - shift) buckets: multiplicative
+// hashing of the folded key. The fold brings the OUI and the VLAN into the low
+// bits, the multiply spreads every bit into the high bits kept by the shift.
+// The constant is not the golden ratio, so that addresses numbered in
+// golden-ratio steps (a common way to scatter test keys) do not cluster. A
+// table has at least kMaxProbeBuckets buckets, so the shift is below 64.
+inline size_t HomeBucket(uint64_t key_bits, int shift) noexcept {
+  return static_cast<size_t>(((key_bits ^ (key_bits >> 24)) * 0xd6e8feb86659fd93ull) >> shift);
+}
+
 constexpr size_t kHugePageSize = size_t{2} << 20;
 
 // Buckets live in 2 MB-aligned memory that asks for transparent huge pages: a
@@ -88,18 +98,40 @@ MacTable::~MacTable() {
 size_t MacTable::memory_size() const { return bucket_count() * sizeof(Bucket); }
 
 size_t MacTable::BucketOf(uint64_t key_bits) const noexcept {
-  // Multiplicative hashing of the folded key: the fold brings the OUI and the
-  // VLAN into the low bits, the multiply spreads every bit into the high bits
-  // we keep. The constant is not the golden ratio, so that addresses numbered
-  // in golden-ratio steps (a common way to scatter test keys) do not cluster.
-  // A table of one bucket shifts by 64, which C++ leaves undefined.
-  const uint64_t mixed = (key_bits ^ (key_bits >> 24)) * 0xd6e8feb86659fd93ull;
-  return hash_shift_ >= 64 ? 0 : (mixed >> hash_shift_) & bucket_mask_;
+  return HomeBucket(key_bits, hash_shift_);
+}
+
+template <bool kTouch>
+uint16_t MacTable::Hit(Entry& entry, uint64_t want, uint16_t in_port,
+                       uint32_t now_s) const noexcept {
+  const uint32_t meta = entry.meta.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (entry.key.load(std::memory_order_relaxed) != want) return kNoPort;
+  const uint16_t port = MetaPort(meta);
+  if constexpr (kTouch) {
+    if (port == in_port && entry.last_seen_s.load(std::memory_order_relaxed) != now_s) {
+      entry.last_seen_s.store(now_s, std::memory_order_relaxed);
+    }
+  }
+  return port;
 }
 
 template <bool kTouch>
 uint16_t MacTable::Probe(size_t home, uint64_t want, uint16_t in_port,
                          uint32_t now_s) const noexcept {
+  // Most keys sit in the first slot of their home bucket (the first free slot
+  // is taken on insertion): that case is checked here, inline in the callers,
+  // the rest of the probe out of line.
+  Entry& first = buckets_[home].entries[0];
+  if (first.key.load(std::memory_order_acquire) == want && want != kEmptyKey) {
+    return Hit<kTouch>(first, want, in_port, now_s);
+  }
+  return ProbeFurther<kTouch>(home, want, in_port, now_s);
+}
+
+template <bool kTouch>
+uint16_t MacTable::ProbeFurther(size_t home, uint64_t want, uint16_t in_port,
+                                uint32_t now_s) const noexcept {
   // The zero key (VLAN 0, all-zero MAC) is never stored; without this test it
   // would match the first never-used slot and read its stale port.
   if (want == kEmptyKey) return kNoPort;
@@ -108,18 +140,7 @@ uint16_t MacTable::Probe(size_t home, uint64_t want, uint16_t in_port,
     bool chain_ends = false;
     for (Entry& e : bucket.entries) {
       const uint64_t seen = e.key.load(std::memory_order_acquire);
-      if (seen == want) {
-        const uint32_t meta = e.meta.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (e.key.load(std::memory_order_relaxed) != want) return kNoPort;
-        const uint16_t port = MetaPort(meta);
-        if constexpr (kTouch) {
-          if (port == in_port && e.last_seen_s.load(std::memory_order_relaxed) != now_s) {
-            e.last_seen_s.store(now_s, std::memory_order_relaxed);
-          }
-        }
-        return port;
-      }
+      if (seen == want) return Hit<kTouch>(e, want, in_port, now_s);
       chain_ends |= seen == kEmptyKey;
     }
     if (chain_ends) return kNoPort;
@@ -155,6 +176,8 @@ void MacTable::LookupBurst(const FdbKey* sources, const FdbKey* destinations, ui
   // the previous answer instead of a second hash and probe; kRepeat marks it.
   constexpr uint32_t kChunk = 32;
   constexpr size_t kRepeat = ~size_t{0};
+  const Bucket* const buckets = buckets_;
+  const int shift = hash_shift_;
   size_t source_home[kChunk];
   size_t destination_home[kChunk];
   for (uint32_t base = 0; base < count; base += kChunk) {
@@ -165,14 +188,14 @@ void MacTable::LookupBurst(const FdbKey* sources, const FdbKey* destinations, ui
       if (i > 0 && dst[i].bits() == dst[i - 1].bits()) {
         destination_home[i] = kRepeat;
       } else {
-        destination_home[i] = BucketOf(dst[i].bits());
-        Prefetch(&buckets_[destination_home[i]]);
+        destination_home[i] = HomeBucket(dst[i].bits(), shift);
+        Prefetch(&buckets[destination_home[i]]);
       }
       if (i > 0 && src[i].bits() == src[i - 1].bits()) {
         source_home[i] = kRepeat;
       } else {
-        source_home[i] = BucketOf(src[i].bits());
-        Prefetch(&buckets_[source_home[i]]);
+        source_home[i] = HomeBucket(src[i].bits(), shift);
+        Prefetch(&buckets[source_home[i]]);
       }
     }
     uint16_t* src_out = source_ports_out + base;

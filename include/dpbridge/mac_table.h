@@ -171,9 +171,21 @@ class MacTable {
               uint32_t now_s);
   void Erase(Bucket* bucket, Entry* entry);
   void ReclaimTombstones(size_t index);
+  // The reader's probe for `want` from bucket `home`: the port, or kNoPort.
+  // Probe() checks the home bucket's first slot, ProbeFurther() the rest of
+  // the chain; Hit() reads a matching entry. With kTouch, a hit on `in_port`
+  // refreshes the entry's last-seen stamp.
   template <bool kTouch>
-  [[nodiscard]] uint16_t Probe(size_t home, uint64_t want, uint16_t in_port,
-                               uint32_t now_s) const noexcept;
+  [[nodiscard, gnu::always_inline]] inline uint16_t Probe(size_t home, uint64_t want,
+                                                          uint16_t in_port,
+                                                          uint32_t now_s) const noexcept;
+  template <bool kTouch>
+  [[nodiscard, gnu::noinline]] uint16_t ProbeFurther(size_t home, uint64_t want, uint16_t in_port,
+                                                     uint32_t now_s) const noexcept;
+  template <bool kTouch>
+  [[nodiscard, gnu::always_inline]] inline uint16_t Hit(Entry& entry, uint64_t want,
+                                                        uint16_t in_port,
+                                                        uint32_t now_s) const noexcept;
   template <bool kTouch>
   void Lookup(const FdbKey* keys, uint32_t count, uint16_t in_port, uint32_t now_s,
               uint16_t* ports_out) const noexcept;
