@@ -52,16 +52,16 @@ inline void Forwarder::Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) 
   buffer.bytes += length;
 }
 
-inline void Forwarder::EnqueueAll(uint16_t port, uint16_t count) noexcept {
+inline void Forwarder::EnqueueRange(uint16_t port, uint16_t first, uint16_t end) noexcept {
   TxBuffer& buffer = tx_[port];
   if (!buffer.pending) {
     buffer.pending = true;
     pending_ports_[pending_count_++] = port;
   }
-  std::copy_n(valid_.begin(), count, buffer.frames.begin() + buffer.count);
-  buffer.count += count;
+  std::copy(valid_.begin() + first, valid_.begin() + end, buffer.frames.begin() + buffer.count);
+  buffer.count += end - first;
   uint64_t bytes = 0;
-  for (uint16_t i = 0; i < count; ++i) bytes += lengths_[i];
+  for (uint16_t i = first; i < end; ++i) bytes += lengths_[i];
   buffer.bytes += bytes;
 }
 
@@ -183,10 +183,11 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   // Validate and extract the keys. Two 8-octet loads cover the header: octets
   // 0-7 hold the destination, octets 6-13 the source and the EtherType.
   for (uint16_t i = 0; i < count; ++i) rte_prefetch0(rte_pktmbuf_mtod(frames[i], void*));
+  const uint64_t offload_flag = snapshot.offload_flag;
   uint16_t valid = 0;
   uint64_t rx_bytes = 0;
-  uint64_t offloaded = 0;  // any frame carrying snapshot.offload_flag
-  bool one_pair = true;
+  uint64_t offloaded = 0;  // any frame carrying offload_flag
+  uint64_t other_pair = 0;  // nonzero once a frame's addresses differ from the first one's
   for (uint16_t i = 0; i < count; ++i) {
     rte_mbuf* frame = frames[i];
     const uint32_t length = frame->pkt_len;
@@ -195,10 +196,10 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
       DropFrame(in_port, DropReason::kRunt, frame);
       continue;
     }
-    offloaded |= frame->ol_flags & snapshot.offload_flag;
+    const uint64_t frame_offload = frame->ol_flags & offload_flag;
+    offloaded |= frame_offload;
     // A TCP segment handed over whole (TapQueue) may be as large as a read.
-    if (length > kMaxFrameSize &&
-        (length > TapQueue::kMaxFrame || (frame->ol_flags & snapshot.offload_flag) == 0)) {
+    if (length > kMaxFrameSize && (length > TapQueue::kMaxFrame || frame_offload == 0)) {
       DropFrame(in_port, DropReason::kOversize, frame);
       continue;
     }
@@ -219,10 +220,11 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     lengths_[valid] = length;
     src_keys_[valid] = FdbKey(0, source);
     dst_keys_[valid] = FdbKey(0, MacAddress(LoadBigEndian64(header) >> 16));
-    one_pair &= (src_keys_[valid].bits() == src_keys_[0].bits()) &
-                (dst_keys_[valid].bits() == dst_keys_[0].bits());
+    other_pair |= (src_keys_[valid].bits() ^ src_keys_[0].bits()) |
+                  (dst_keys_[valid].bits() ^ dst_keys_[0].bits());
     ++valid;
   }
+  const bool one_pair = other_pair == 0;
   ingress.rx_packets.Add(count);
   ingress.rx_bytes.Add(rx_bytes);
   if (valid == 0) return;
@@ -239,22 +241,36 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     if (src_ports_[i] != in_port) AskToLearn(src_keys_[i], in_port);
   }
 
+  // Whether frames for `out` go to it as they are: a known port, up, not the
+  // ingress, and able to take the burst's frames with offload work (if any).
+  const auto plain_unicast = [&](uint16_t out) noexcept {
+    return out != kNoPort && out != in_port && snapshot.ports[out].present &&
+           snapshot.ports[out].link_up && (offloaded == 0 || snapshot.ports[out].tap != nullptr);
+  };
   if (one_pair) {
     // Known unicast moves to its output in one copy; a flood or a drop takes
     // the per-frame decisions below, with the one answer.
     const uint16_t out = dst_ports_[0];
-    if (out != kNoPort && out != in_port && snapshot.ports[out].present &&
-        snapshot.ports[out].link_up && (offloaded == 0 || snapshot.ports[out].tap != nullptr)) {
-      EnqueueAll(out, valid);
+    if (plain_unicast(out)) {
+      EnqueueRange(out, 0, valid);
       return;
     }
     std::fill_n(dst_ports_.begin() + 1, valid - 1, out);
   }
 
-  // Choose each frame's outputs.
-  for (uint16_t i = 0; i < valid; ++i) {
+  // Choose each frame's outputs. Consecutive frames to the same known port
+  // (many conversations to one port, as from the hosts behind another port)
+  // move to its buffer as one run, checked once.
+  for (uint16_t i = 0; i < valid;) {
     rte_mbuf* frame = valid_[i];
     const uint16_t out = dst_ports_[i];
+    if (plain_unicast(out)) {
+      uint16_t end = i + 1;
+      while (end < valid && dst_ports_[end] == out) ++end;
+      EnqueueRange(out, i, end);
+      i = end;
+      continue;
+    }
     if (out == kNoPort || !snapshot.ports[out].present) {
       // Unknown, broadcast or multicast; or an entry whose port is leaving.
       Flood(snapshot, in_port, frame, lengths_[i]);
@@ -262,12 +278,13 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
       DropFrame(in_port, DropReason::kHairpin, frame);
     } else if (!snapshot.ports[out].link_up) {
       DropFrame(out, DropReason::kPortDown, frame);
-    } else if (offloaded != 0 && (frame->ol_flags & snapshot.offload_flag) != 0 &&
-               snapshot.ports[out].tap == nullptr) {
+    } else if ((frame->ol_flags & snapshot.offload_flag) != 0) {
+      // Only here with work left for a port that is not a TAP.
       SendFinished(snapshot, out, frame);
     } else {
       Enqueue(out, frame, lengths_[i]);
     }
+    ++i;
   }
 }
 

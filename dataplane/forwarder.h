@@ -81,8 +81,8 @@ class Forwarder {
 
   // `length` is the frame's pkt_len, read once when the burst was validated.
   void Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) noexcept;
-  // Enqueue() of the first `count` validated frames of the burst, all to `port`.
-  void EnqueueAll(uint16_t port, uint16_t count) noexcept;
+  // Enqueue() of validated frames [first, end) of the burst, all to `port`.
+  void EnqueueRange(uint16_t port, uint16_t first, uint16_t end) noexcept;
   void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
              uint32_t length) noexcept;
   void DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept;

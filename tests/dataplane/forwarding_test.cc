@@ -321,6 +321,63 @@ TEST_F(ForwardingTest, OneConversationBurstsBehaveLikeSeparateFrames) {
 }
 
 
+// A burst of many conversations: runs of frames to one known port move to its
+// buffer together, and the frames between them (to another port, flooded,
+// hairpinned, to a port without link) must each still go their own way, with
+// every output's frames in the order they came.
+TEST_F(ForwardingTest, MixedBurstsKeepEachFramesDecisionAndOrder) {
+  LearnVia(1, Mac(0xb1));
+  LearnVia(1, Mac(0xb2));
+  LearnVia(2, Mac(0xc1));
+  LearnVia(3, Mac(0xd1));
+  LearnVia(0, Mac(0xa0));
+  Publish({true, true, true, false});  // port 3 has no link
+
+  // Destinations by position: runs to port 1, single frames to port 2, a
+  // flood, a hairpin, port 3 (down) and runs that end the burst.
+  const std::vector<MacAddress> destinations = {
+      Mac(0xb1), Mac(0xb2), Mac(0xb1), Mac(0xc1), Mac(0xb2), kBroadcast, Mac(0xb1),
+      Mac(0xa0), Mac(0xb2), Mac(0xd1), Mac(0xc1), Mac(0xc1), Mac(0xe0), Mac(0xb1)};
+  std::vector<rte_mbuf*> frames;
+  for (size_t i = 0; i < destinations.size(); ++i) {
+    frames.push_back(MakeFrame(destinations[i], Mac(0x100 + i)));
+  }
+  std::array<uint64_t, kPortCount> tx_before{};
+  for (uint16_t port = 0; port < kPortCount; ++port) {
+    tx_before[port] = pmd_->port_counters(port).tx_packets.Load();
+  }
+  const uint64_t flooded_before = pmd_->port_counters(0).flooded_packets.Load();
+  const auto sent = Send(0, frames);
+  Run();
+
+  const auto is = [](MacAddress mac, uint64_t n) { return mac.bits() == Mac(n).bits(); };
+  std::array<std::vector<std::vector<uint8_t>>, kPortCount> expected;
+  for (size_t i = 0; i < destinations.size(); ++i) {
+    const MacAddress d = destinations[i];
+    if (is(d, 0xb1) || is(d, 0xb2)) expected[1].push_back(sent[i]);
+    if (is(d, 0xc1)) expected[2].push_back(sent[i]);
+    if (d.bits() == kBroadcast.bits() || is(d, 0xe0)) {
+      expected[1].push_back(sent[i]);
+      expected[2].push_back(sent[i]);
+    }
+  }
+  for (uint16_t port = 0; port < kPortCount; ++port) {
+    const auto out = Received(port);
+    ASSERT_EQ(out.size(), expected[port].size()) << "port " << port;
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_EQ(Payload(out[i]), expected[port][i]) << "port " << port << ", frame " << i;
+    }
+  }
+  EXPECT_EQ(Drops(0, DropReason::kHairpin), 1u);
+  EXPECT_EQ(Drops(3, DropReason::kPortDown), 1u);
+  EXPECT_EQ(pmd_->port_counters(0).flooded_packets.Load() - flooded_before, 2u);
+  for (uint16_t port = 0; port < kPortCount; ++port) {
+    EXPECT_EQ(pmd_->port_counters(port).tx_packets.Load() - tx_before[port],
+              expected[port].size())
+        << "port " << port;
+  }
+}
+
 // A new source is asked for once however many frames of a burst carry it (they
 // come until the control thread has learned it), and asked for again, if still
 // unknown, once the control thread has taken the requests and a millisecond has
