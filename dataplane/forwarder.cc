@@ -52,17 +52,28 @@ inline void Forwarder::Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) 
   buffer.bytes += length;
 }
 
-inline void Forwarder::EnqueueRange(uint16_t port, uint16_t first, uint16_t end) noexcept {
+inline void Forwarder::EnqueueFrames(uint16_t port, rte_mbuf* const* frames, uint16_t count,
+                                     uint64_t bytes) noexcept {
   TxBuffer& buffer = tx_[port];
   if (!buffer.pending) {
     buffer.pending = true;
     pending_ports_[pending_count_++] = port;
   }
-  std::copy(valid_.begin() + first, valid_.begin() + end, buffer.frames.begin() + buffer.count);
-  buffer.count += end - first;
+  std::copy(frames, frames + count, buffer.frames.begin() + buffer.count);
+  buffer.count += count;
+  buffer.bytes += bytes;
+}
+
+inline void Forwarder::EnqueueRange(uint16_t port, uint16_t first, uint16_t end) noexcept {
   uint64_t bytes = 0;
   for (uint16_t i = first; i < end; ++i) bytes += lengths_[i];
-  buffer.bytes += bytes;
+  EnqueueFrames(port, valid_.data() + first, end - first, bytes);
+}
+
+inline bool Forwarder::PlainUnicast(const PmdSnapshot& snapshot, uint16_t in_port, uint16_t out,
+                                    bool offloaded) noexcept {
+  return out != kNoPort && out != in_port && snapshot.ports[out].present &&
+         snapshot.ports[out].link_up && (!offloaded || snapshot.ports[out].tap != nullptr);
 }
 
 inline void Forwarder::AskToLearn(FdbKey key, uint16_t in_port) noexcept {
@@ -175,19 +186,79 @@ void Forwarder::SendFinished(const PmdSnapshot& snapshot, uint16_t out, rte_mbuf
   }
 }
 
+bool Forwarder::ForwardOneConversation(const PmdSnapshot& snapshot, uint16_t in_port,
+                                       rte_mbuf** frames, uint16_t count,
+                                       uint32_t now_s) noexcept {
+  // Every frame must hold a whole header with room for a VLAN tag (a shorter
+  // one, rare, takes the general path, which tells a runt from a truncated
+  // tag), be no larger than the general path lets through, and carry the
+  // first frame's 14 header octets. The comparison is of raw octets: octets
+  // 0-7 and 6-13, the two loads the general path makes.
+  const uint64_t offload_flag = snapshot.offload_flag;
+  const auto* first = rte_pktmbuf_mtod(frames[0], const uint8_t*);
+  if (frames[0]->data_len < kEthernetHeaderSize + kVlanTagSize) return false;
+  uint64_t destination_word;
+  uint64_t source_word;
+  std::memcpy(&destination_word, first, sizeof(destination_word));
+  std::memcpy(&source_word, first + 6, sizeof(source_word));
+  uint64_t differs = 0;
+  uint64_t offloaded = 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    const rte_mbuf* frame = frames[i];
+    const uint32_t length = frame->pkt_len;
+    const uint64_t frame_offload = frame->ol_flags & offload_flag;
+    if (frame->data_len < kEthernetHeaderSize + kVlanTagSize || length > TapQueue::kMaxFrame ||
+        (length > kMaxFrameSize && frame_offload == 0)) {
+      return false;
+    }
+    const auto* header = rte_pktmbuf_mtod(frame, const uint8_t*);
+    uint64_t destination;
+    uint64_t source;
+    std::memcpy(&destination, header, sizeof(destination));
+    std::memcpy(&source, header + 6, sizeof(source));
+    differs |= (destination ^ destination_word) | (source ^ source_word);
+    offloaded |= frame_offload;
+    bytes += length;
+  }
+  if (differs != 0) return false;
+
+  const MacAddress source(LoadBigEndian64(first + 6) >> 16);
+  if (source.IsMulticast() || source.IsZero()) return false;
+  src_keys_[0] = FdbKey(0, source);
+  dst_keys_[0] = FdbKey(0, MacAddress(LoadBigEndian64(first) >> 16));
+  table_.LookupBurst(src_keys_.data(), dst_keys_.data(), 1, in_port, now_s, src_ports_.data(),
+                     dst_ports_.data());
+  // A flood, a drop or frames with offload work for an ordinary port: the
+  // general path decides them frame by frame (and looks the pair up again).
+  const uint16_t out = dst_ports_[0];
+  if (!PlainUnicast(snapshot, in_port, out, offloaded != 0)) return false;
+
+  if (src_ports_[0] != in_port) AskToLearn(src_keys_[0], in_port);
+  PortCounters& ingress = port_counters_[in_port];
+  ingress.rx_packets.Add(count);
+  ingress.rx_bytes.Add(bytes);
+  EnqueueFrames(out, frames, count, bytes);
+  return true;
+}
+
 void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf** frames,
                              uint16_t count, uint32_t now_s) noexcept {
-  PortCounters& ingress = port_counters_[in_port];
   learn_count_ = 0;
+  if (count == 0) return;
+  for (uint16_t i = 0; i < count; ++i) rte_prefetch0(rte_pktmbuf_mtod(frames[i], void*));
+
+  // One conversation (a bulk transfer, a benchmark's stream): one check of
+  // each frame's header against the first's, one lookup, one copy.
+  if (ForwardOneConversation(snapshot, in_port, frames, count, now_s)) return;
 
   // Validate and extract the keys. Two 8-octet loads cover the header: octets
   // 0-7 hold the destination, octets 6-13 the source and the EtherType.
-  for (uint16_t i = 0; i < count; ++i) rte_prefetch0(rte_pktmbuf_mtod(frames[i], void*));
+  PortCounters& ingress = port_counters_[in_port];
   const uint64_t offload_flag = snapshot.offload_flag;
   uint16_t valid = 0;
   uint64_t rx_bytes = 0;
   uint64_t offloaded = 0;  // any frame carrying offload_flag
-  uint64_t other_pair = 0;  // nonzero once a frame's addresses differ from the first one's
   for (uint16_t i = 0; i < count; ++i) {
     rte_mbuf* frame = frames[i];
     const uint32_t length = frame->pkt_len;
@@ -220,42 +291,20 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     lengths_[valid] = length;
     src_keys_[valid] = FdbKey(0, source);
     dst_keys_[valid] = FdbKey(0, MacAddress(LoadBigEndian64(header) >> 16));
-    other_pair |= (src_keys_[valid].bits() ^ src_keys_[0].bits()) |
-                  (dst_keys_[valid].bits() ^ dst_keys_[0].bits());
     ++valid;
   }
-  const bool one_pair = other_pair == 0;
   ingress.rx_packets.Add(count);
   ingress.rx_bytes.Add(rx_bytes);
   if (valid == 0) return;
 
-  // Look up sources and destinations in bulk. When every frame of the burst
-  // has the same source and destination (one conversation, as in a bulk
-  // transfer), the first frame's answer holds for all of them.
-  const uint16_t looked_up = one_pair ? 1 : valid;
-  table_.LookupBurst(src_keys_.data(), dst_keys_.data(), looked_up, in_port, now_s,
+  // Look up sources and destinations in bulk (a key equal to the previous
+  // frame's takes its answer).
+  table_.LookupBurst(src_keys_.data(), dst_keys_.data(), valid, in_port, now_s,
                      src_ports_.data(), dst_ports_.data());
 
   // Ask the FDB's owner to learn new and moved sources (AskToLearn drops repeats).
-  for (uint16_t i = 0; i < looked_up; ++i) {
+  for (uint16_t i = 0; i < valid; ++i) {
     if (src_ports_[i] != in_port) AskToLearn(src_keys_[i], in_port);
-  }
-
-  // Whether frames for `out` go to it as they are: a known port, up, not the
-  // ingress, and able to take the burst's frames with offload work (if any).
-  const auto plain_unicast = [&](uint16_t out) noexcept {
-    return out != kNoPort && out != in_port && snapshot.ports[out].present &&
-           snapshot.ports[out].link_up && (offloaded == 0 || snapshot.ports[out].tap != nullptr);
-  };
-  if (one_pair) {
-    // Known unicast moves to its output in one copy; a flood or a drop takes
-    // the per-frame decisions below, with the one answer.
-    const uint16_t out = dst_ports_[0];
-    if (plain_unicast(out)) {
-      EnqueueRange(out, 0, valid);
-      return;
-    }
-    std::fill_n(dst_ports_.begin() + 1, valid - 1, out);
   }
 
   // Choose each frame's outputs. Consecutive frames to the same known port
@@ -264,7 +313,7 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
   for (uint16_t i = 0; i < valid;) {
     rte_mbuf* frame = valid_[i];
     const uint16_t out = dst_ports_[i];
-    if (plain_unicast(out)) {
+    if (PlainUnicast(snapshot, in_port, out, offloaded != 0)) {
       uint16_t end = i + 1;
       while (end < valid && dst_ports_[end] == out) ++end;
       EnqueueRange(out, i, end);

@@ -8,7 +8,9 @@
 // or moved sources, and buffers each frame for its output ports. Flush()
 // then transmits each output port's buffer with a single TX burst. A flood
 // sends the same mbuf to every port but the ingress one, raising its
-// reference count instead of copying the payload.
+// reference count instead of copying the payload. A burst of one conversation
+// (every frame with the first one's header, to one known port) skips the
+// stages: one comparison per frame, one lookup, one copy into the buffer.
 //
 // A frame read from a tap-vnet port with its checksum or TCP segmentation
 // left to do goes as it is to another TAP; on its way to any other port it is
@@ -81,8 +83,20 @@ class Forwarder {
 
   // `length` is the frame's pkt_len, read once when the burst was validated.
   void Enqueue(uint16_t port, rte_mbuf* frame, uint32_t length) noexcept;
+  // Enqueue() of `count` frames to `port`, `bytes` long in all.
+  void EnqueueFrames(uint16_t port, rte_mbuf* const* frames, uint16_t count,
+                     uint64_t bytes) noexcept;
   // Enqueue() of validated frames [first, end) of the burst, all to `port`.
   void EnqueueRange(uint16_t port, uint16_t first, uint16_t end) noexcept;
+  // Whether frames for `out` go to it as they are: a known port, up, not the
+  // ingress, and able to take frames with offload work if there are any.
+  static bool PlainUnicast(const PmdSnapshot& snapshot, uint16_t in_port, uint16_t out,
+                           bool offloaded) noexcept;
+  // The burst of one conversation: if every frame is valid, carries the same
+  // header and goes as it is to one known port, buffers them all, counts them
+  // and returns true; otherwise does nothing and returns false.
+  bool ForwardOneConversation(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf** frames,
+                              uint16_t count, uint32_t now_s) noexcept;
   void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
              uint32_t length) noexcept;
   void DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept;

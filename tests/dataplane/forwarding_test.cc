@@ -321,6 +321,83 @@ TEST_F(ForwardingTest, OneConversationBurstsBehaveLikeSeparateFrames) {
 }
 
 
+// A burst of one conversation with one bad frame in it, wherever it sits, is
+// not taken for one: the bad frame is dropped and counted by its cause, every
+// other frame forwarded in order. Frames of one pair that differ only in their
+// EtherType, or carry a complete VLAN tag, all go through.
+TEST_F(ForwardingTest, OneConversationBurstsDropOnlyTheirBadFrames) {
+  LearnVia(1, Mac(0xb));
+  LearnVia(0, Mac(0xa));
+  struct Case {
+    const char* name;
+    MacAddress source;
+    uint16_t size;
+    uint16_t ether_type;
+    DropReason reason;
+  };
+  const std::vector<Case> cases = {
+      {"runt", Mac(0xa), 13, kEtherTypeIpv4, DropReason::kRunt},
+      {"truncated tag", Mac(0xa), 17, kEtherTypeVlan, DropReason::kTruncatedVlan},
+      {"multicast source", kMulticast, 64, kEtherTypeIpv4, DropReason::kInvalidSource},
+  };
+  for (const Case& c : cases) {
+    for (uint16_t bad : {uint16_t{0}, uint16_t{kBurst / 2}, uint16_t{kBurst - 1}}) {
+      std::vector<rte_mbuf*> frames;
+      for (uint16_t i = 0; i < kBurst; ++i) {
+        frames.push_back(i == bad ? MakeFrame(Mac(0xb), c.source, c.size, c.ether_type)
+                                  : MakeFrame(Mac(0xb), Mac(0xa)));
+      }
+      const uint64_t drops_before = Drops(0, c.reason);
+      const uint64_t rx_before = pmd_->port_counters(0).rx_packets.Load();
+      const auto sent = Send(0, frames);
+      Run();
+      const auto out = Received(1);
+      ASSERT_EQ(out.size(), kBurst - 1) << c.name << " at " << bad;
+      for (uint16_t i = 0, o = 0; i < kBurst; ++i) {
+        if (i == bad) continue;
+        ASSERT_EQ(Payload(out[o++]), sent[i]) << c.name << " at " << bad << ", frame " << i;
+      }
+      EXPECT_EQ(Drops(0, c.reason) - drops_before, 1u) << c.name << " at " << bad;
+      EXPECT_EQ(pmd_->port_counters(0).rx_packets.Load() - rx_before, kBurst);
+      EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0})) << c.name << " at " << bad;
+    }
+  }
+  EXPECT_EQ(TotalDrops(0), cases.size() * 3);
+
+  // A whole burst from a multicast source: every frame dropped, none learned.
+  std::vector<rte_mbuf*> from_multicast;
+  for (uint16_t i = 0; i < kBurst; ++i) from_multicast.push_back(MakeFrame(Mac(0xb), kMulticast));
+  const uint64_t invalid_before = Drops(0, DropReason::kInvalidSource);
+  Send(0, from_multicast);
+  Run();
+  EXPECT_EQ(ReceivedCounts(), (Counts{0, 0, 0, 0}));
+  EXPECT_EQ(Drops(0, DropReason::kInvalidSource) - invalid_before, kBurst);
+  EXPECT_FALSE(table_->Find(FdbKey(0, kMulticast)).has_value());
+
+  std::vector<rte_mbuf*> mixed_types;
+  std::vector<rte_mbuf*> tagged;
+  for (uint16_t i = 0; i < kBurst; ++i) {
+    mixed_types.push_back(
+        MakeFrame(Mac(0xb), Mac(0xa), 64, i % 2 == 0 ? kEtherTypeIpv4 : uint16_t{0x0806}));
+    tagged.push_back(MakeFrame(Mac(0xb), Mac(0xa), 18, kEtherTypeVlan));
+  }
+  // The last frame from a new source: forwarded with the rest, and learned.
+  std::vector<rte_mbuf*> new_last_source;
+  for (uint16_t i = 0; i < kBurst; ++i) {
+    new_last_source.push_back(MakeFrame(Mac(0xb), i + 1 < kBurst ? Mac(0xa) : Mac(0xc)));
+  }
+  for (const auto& frames : {mixed_types, tagged, new_last_source}) {
+    const auto sent = Send(0, frames);
+    Run();
+    const auto out = Received(1);
+    ASSERT_EQ(out.size(), kBurst);
+    for (uint16_t i = 0; i < kBurst; ++i) ASSERT_EQ(Payload(out[i]), sent[i]) << "frame " << i;
+  }
+  EXPECT_EQ(TotalDrops(0), cases.size() * 3 + kBurst);
+  ASSERT_TRUE(table_->Find(FdbKey(0, Mac(0xc))).has_value());
+  EXPECT_EQ(table_->Find(FdbKey(0, Mac(0xc)))->port, 0);
+}
+
 // A burst of many conversations: runs of frames to one known port move to its
 // buffer together, and the frames between them (to another port, flooded,
 // hairpinned, to a port without link) must each still go their own way, with
