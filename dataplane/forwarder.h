@@ -90,13 +90,14 @@ class Forwarder {
   void EnqueueRange(uint16_t port, uint16_t first, uint16_t end) noexcept;
   // Whether frames for `out` go to it as they are: a known port, up, not the
   // ingress, and able to take frames with offload work if there are any.
-  static bool PlainUnicast(const PmdSnapshot& snapshot, uint16_t in_port, uint16_t out,
-                           bool offloaded) noexcept;
+  [[nodiscard]] static bool PlainUnicast(const PmdSnapshot& snapshot, uint16_t in_port,
+                                         uint16_t out, bool offloaded) noexcept;
   // The burst of one conversation: if every frame is valid, carries the same
   // header and goes as it is to one known port, buffers them all, counts them
   // and returns true; otherwise does nothing and returns false.
-  bool ForwardOneConversation(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf** frames,
-                              uint16_t count, uint32_t now_s) noexcept;
+  [[nodiscard]] bool ForwardOneConversation(const PmdSnapshot& snapshot, uint16_t in_port,
+                                            rte_mbuf** frames, uint16_t count,
+                                            uint32_t now_s) noexcept;
   void Flood(const PmdSnapshot& snapshot, uint16_t in_port, rte_mbuf* frame,
              uint32_t length) noexcept;
   void DropFrame(uint16_t port, DropReason reason, rte_mbuf* frame) noexcept;
