@@ -94,7 +94,7 @@ std::string ValidatePortSpec(const PortSpec& spec) {
       }
       break;
   }
-  if (spec.mac && (spec.mac->IsMulticast() || spec.mac->IsZero())) {
+  if (spec.mac && !spec.mac->IsStation()) {
     return "port " + spec.name + ": MAC " + spec.mac->ToString() +
            " must be a unicast, non-zero address";
   }

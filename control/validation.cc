@@ -98,7 +98,7 @@ Result<MacAddress> ParseUnicastMac(std::string_view text) {
     return Status::Error("bad MAC address '" + shown + "': use six hex octets such as " +
                          "02:00:c6:12:00:01");
   }
-  if (mac->IsZero() || mac->IsMulticast()) {
+  if (!mac->IsStation()) {
     return Status::Error("bad MAC address '" + shown +
                          "': must be unicast and not zero (first octet even)");
   }

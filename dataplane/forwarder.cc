@@ -27,6 +27,12 @@ inline uint64_t LoadBigEndian64(const uint8_t* at) noexcept {
   return __builtin_bswap64(raw);
 }
 
+// Larger than a jumbo frame: only a TCP send the kernel left whole (offload
+// work flagged) may be, and only up to what one TAP read holds.
+inline bool Oversize(uint32_t length, uint64_t frame_offload) noexcept {
+  return length > Forwarder::kMaxFrameSize && (length > TapQueue::kMaxFrame || frame_offload == 0);
+}
+
 inline DropReason DropReasonOf(OffloadOutcome outcome) noexcept {
   return outcome == OffloadOutcome::kNoMbuf ? DropReason::kNoMbuf
                                             : DropReason::kOffloadUnsupported;
@@ -207,8 +213,7 @@ bool Forwarder::ForwardOneConversation(const PmdSnapshot& snapshot, uint16_t in_
     const rte_mbuf* frame = frames[i];
     const uint32_t length = frame->pkt_len;
     const uint64_t frame_offload = frame->ol_flags & offload_flag;
-    if (frame->data_len < kEthernetHeaderSize + kVlanTagSize || length > TapQueue::kMaxFrame ||
-        (length > kMaxFrameSize && frame_offload == 0)) {
+    if (frame->data_len < kEthernetHeaderSize + kVlanTagSize || Oversize(length, frame_offload)) {
       return false;
     }
     const auto* header = rte_pktmbuf_mtod(frame, const uint8_t*);
@@ -223,7 +228,7 @@ bool Forwarder::ForwardOneConversation(const PmdSnapshot& snapshot, uint16_t in_
   }
 
   const MacAddress source(LoadBigEndian64(first + 6) >> 16);
-  if (source.IsMulticast() || source.IsZero()) return false;
+  if (!source.IsStation()) return false;
   src_keys_[0] = FdbKey(0, source);
   dst_keys_[0] = FdbKey(0, MacAddress(LoadBigEndian64(first) >> 16));
   table_.LookupBurst(src_keys_.data(), dst_keys_.data(), 1, in_port, now_s, src_ports_.data(),
@@ -268,15 +273,14 @@ void Forwarder::ProcessBurst(const PmdSnapshot& snapshot, uint16_t in_port, rte_
     }
     const uint64_t frame_offload = frame->ol_flags & offload_flag;
     offloaded |= frame_offload;
-    // A TCP segment handed over whole (TapQueue) may be as large as a read.
-    if (length > kMaxFrameSize && (length > TapQueue::kMaxFrame || frame_offload == 0)) {
+    if (Oversize(length, frame_offload)) {
       DropFrame(in_port, DropReason::kOversize, frame);
       continue;
     }
     const auto* header = rte_pktmbuf_mtod(frame, const uint8_t*);
     const uint64_t source_and_type = LoadBigEndian64(header + 6);
     const MacAddress source(source_and_type >> 16);
-    if (source.IsMulticast() || source.IsZero()) {
+    if (!source.IsStation()) {
       DropFrame(in_port, DropReason::kInvalidSource, frame);
       continue;
     }

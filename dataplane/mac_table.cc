@@ -321,7 +321,7 @@ void MacTable::ReclaimTombstones(size_t index) {
 
 LearnResult MacTable::Learn(FdbKey key, uint16_t port, uint32_t now_s, uint16_t* moved_from) {
   const MacAddress mac = key.mac();
-  if (mac.IsZero() || mac.IsMulticast() || port >= kMaxPorts) return LearnResult::kInvalid;
+  if (!mac.IsStation() || port >= kMaxPorts) return LearnResult::kInvalid;
 
   if (Entry* e = FindEntry(key.bits())) {
     const uint32_t meta = e->meta.load(std::memory_order_relaxed);

@@ -42,6 +42,9 @@ class MacAddress {
   }
   [[nodiscard]] constexpr bool IsBroadcast() const noexcept { return bits_ == kMask; }
   [[nodiscard]] constexpr bool IsZero() const noexcept { return bits_ == 0; }
+  // An address one station may own and send from: neither zero nor a group
+  // address. Only these are learned, accepted as frame sources or given to ports.
+  [[nodiscard]] constexpr bool IsStation() const noexcept { return !IsZero() && !IsMulticast(); }
   [[nodiscard]] std::array<uint8_t, 6> Bytes() const noexcept;
   [[nodiscard]] std::string ToString() const;
 

@@ -87,6 +87,10 @@ TEST(MacAddressTest, ClassifiesBroadcastMulticastZeroAndUnicast) {
   EXPECT_FALSE(unicast.IsZero());
   EXPECT_TRUE(zero.IsZero());
   EXPECT_FALSE(zero.IsMulticast());
+  EXPECT_TRUE(unicast.IsStation());
+  EXPECT_FALSE(zero.IsStation());
+  EXPECT_FALSE(broadcast.IsStation());
+  EXPECT_FALSE(ipv4_multicast.IsStation());
   // The locally-administered bit (0x02) is not the group bit.
   EXPECT_FALSE(MacAddress::Parse("fe:ff:ff:ff:ff:ff")->IsMulticast());
 }
